@@ -1,0 +1,126 @@
+#include "cli/command.h"
+
+#include <algorithm>
+#include <exception>
+#include <fstream>
+#include <iostream>
+
+namespace cs {
+
+namespace po = boost::program_options;
+
+namespace {
+
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> previous(b.size() + 1), current(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) previous[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    current[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t substitute = previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      current[j] = std::min({previous[j] + 1, current[j - 1] + 1, substitute});
+    }
+    std::swap(previous, current);
+  }
+  return previous[b.size()];
+}
+
+void PrintUsage() {
+  std::cout << "usage: carbonsweep <command> [options]\n\n"
+               "Hyperparameter search for fine-tuning, under a CO2 budget.\n\ncommands:\n";
+  for (const Command& command : Commands()) {
+    std::string name = command.name;
+    name.resize(std::max<size_t>(name.size(), 10), ' ');
+    std::cout << "  " << name << "  " << command.help << "\n";
+  }
+  std::cout << "\n`carbonsweep <command> --help` lists a command's options. Exit codes: 0 done, 1 internal error,\n"
+               "2 bad input, 3 budget spent, 4 interrupted, 5 busy, 6 I/O error, 7 trial failed.\n";
+}
+
+}  // namespace
+
+std::string SuggestName(const std::string& name, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_distance = std::max<size_t>(2, name.size() / 3) + 1;
+  for (const std::string& candidate : candidates) {
+    size_t distance = EditDistance(name, candidate);
+    if (candidate.rfind(name, 0) == 0 && !name.empty()) distance = std::min<size_t>(distance, 1);
+    if (distance < best_distance) {
+      best_distance = distance;
+      best = candidate;
+    }
+  }
+  return best;
+}
+
+int ReportError(const std::string& command, ExitCode code, const std::string& message) {
+  std::cerr << "carbonsweep" << (command.empty() ? "" : " " + command) << ": error: " << message << "\n";
+  return static_cast<int>(code);
+}
+
+int ReportError(const std::string& command, const Status& status) {
+  return ReportError(command, ExitCodeFor(status), status.message());
+}
+
+bool ParseCommandLine(const std::string& command, const std::string& usage, po::options_description& options,
+                      const po::positional_options_description* positional, const std::vector<std::string>& args,
+                      po::variables_map* vm, int* exit_code) {
+  options.add_options()("help,h", "show this help")(
+      "config", po::value<std::string>(), "read options from an INI-style file (name = value); flags win");
+  try {
+    po::command_line_parser parser(args);
+    parser.options(options);
+    if (positional != nullptr) parser.positional(*positional);
+    po::store(parser.run(), *vm);
+    if (vm->count("help")) {
+      std::cout << "usage: carbonsweep " << command << " " << usage << "\n\n" << options << "\n";
+      *exit_code = 0;
+      return false;
+    }
+    if (vm->count("config")) {
+      std::string path = (*vm)["config"].as<std::string>();
+      std::ifstream file(path);
+      if (!file) {
+        *exit_code = ReportError(command, ExitCode::kBadInput, path + ": cannot open config file");
+        return false;
+      }
+      po::store(po::parse_config_file(file, options), *vm);
+    }
+    po::notify(*vm);
+  } catch (const po::error& error) {
+    *exit_code = ReportError(command, ExitCode::kBadInput,
+                             std::string(error.what()) + " (see `carbonsweep " + command + " --help`)");
+    return false;
+  }
+  return true;
+}
+
+int CarbonsweepMain(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    PrintUsage();
+    return args.empty() ? static_cast<int>(ExitCode::kBadInput) : 0;
+  }
+  if (args[0] == "--version") {
+    std::cout << "carbonsweep " << CARBONSWEEP_VERSION << "\n";
+    return 0;
+  }
+  std::vector<std::string> names;
+  for (const Command& command : Commands()) {
+    names.push_back(command.name);
+    if (args[0] != command.name) continue;
+    std::vector<std::string> rest(args.begin() + 1, args.end());
+    try {
+      return command.run(rest);
+    } catch (const std::exception& error) {
+      return ReportError(command.name, ExitCode::kInternalError, std::string("unexpected failure: ") + error.what());
+    }
+  }
+  std::string suggestion = SuggestName(args[0], names);
+  return ReportError("", ExitCode::kBadInput,
+                     "unknown command '" + args[0] + "'" +
+                         (suggestion.empty() ? "" : " (did you mean '" + suggestion + "'?)") +
+                         "; `carbonsweep --help` lists them");
+}
+
+}  // namespace cs

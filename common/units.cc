@@ -1,0 +1,98 @@
+#include "common/units.h"
+
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <utility>
+#include <vector>
+
+namespace cs {
+
+namespace {
+
+// Splits "2.5 kg" into (2.5, "kg"). The number must be a plain decimal.
+Status SplitAmount(const std::string& text, double* number, std::string* unit) {
+  size_t begin = 0;
+  while (begin < text.size() && std::isspace(static_cast<unsigned char>(text[begin]))) ++begin;
+  const char* start = text.c_str() + begin;
+  char* end = nullptr;
+  *number = std::strtod(start, &end);
+  if (end == start) return Status::InvalidArgument("'" + text + "' does not start with a number");
+  std::string rest(end);
+  unit->clear();
+  for (char c : rest) {
+    if (!std::isspace(static_cast<unsigned char>(c))) unit->push_back(static_cast<char>(std::tolower(c)));
+  }
+  if (!std::isfinite(*number)) return Status::InvalidArgument("'" + text + "' is not a finite number");
+  return Status::Ok();
+}
+
+Result<double> ParseWithUnits(const std::string& text, const std::vector<std::pair<std::string, double>>& units,
+                              const char* what, const char* allowed) {
+  double number = 0;
+  std::string unit;
+  CS_RETURN_IF_ERROR(SplitAmount(text, &number, &unit));
+  if (unit.empty()) {
+    return Status::InvalidArgument(std::string(what) + " '" + text + "' has no unit (use " + allowed + ")");
+  }
+  for (const auto& [name, factor] : units) {
+    if (unit == name) {
+      if (number <= 0) {
+        return Status::InvalidArgument(std::string(what) + " '" + text + "' must be greater than zero");
+      }
+      return number * factor;
+    }
+  }
+  return Status::InvalidArgument(std::string(what) + " '" + text + "' has unknown unit '" + unit + "' (use " +
+                                 allowed + ")");
+}
+
+std::string Printf(const char* format, double value, const char* unit) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, format, value, unit);
+  return buffer;
+}
+
+}  // namespace
+
+Result<double> ParseGramsCo2e(const std::string& text) {
+  static const std::vector<std::pair<std::string, double>> kUnits = {
+      {"mg", 1e-3}, {"g", 1.0}, {"kg", 1e3}, {"t", 1e6}};
+  return ParseWithUnits(text, kUnits, "budget", "mg, g, kg or t, e.g. 50g or 0.05kg");
+}
+
+Result<double> ParseSeconds(const std::string& text) {
+  static const std::vector<std::pair<std::string, double>> kUnits = {
+      {"s", 1.0}, {"m", 60.0}, {"min", 60.0}, {"h", 3600.0}, {"d", 86400.0}};
+  return ParseWithUnits(text, kUnits, "duration", "s, m, h or d, e.g. 90s or 2h");
+}
+
+std::string FormatGrams(double grams) {
+  double magnitude = std::fabs(grams);
+  if (magnitude >= 1e6) return Printf("%.3g %s", grams / 1e6, "t");
+  if (magnitude >= 1e3) return Printf("%.3g %s", grams / 1e3, "kg");
+  if (magnitude >= 1.0 || magnitude == 0.0) return Printf("%.3g %s", grams, "g");
+  return Printf("%.3g %s", grams * 1e3, "mg");
+}
+
+std::string FormatJoules(double joules) {
+  if (std::fabs(joules) >= 3.6e5) return Printf("%.3g %s", JoulesToKwh(joules), "kWh");
+  if (std::fabs(joules) >= 1e3) return Printf("%.3g %s", joules / 1e3, "kJ");
+  return Printf("%.3g %s", joules, "J");
+}
+
+std::string FormatSeconds(double seconds) {
+  char buffer[64];
+  long total = std::lround(seconds);
+  if (total < 60) {
+    std::snprintf(buffer, sizeof buffer, "%.1fs", seconds);
+  } else if (total < 3600) {
+    std::snprintf(buffer, sizeof buffer, "%ldm%02lds", total / 60, total % 60);
+  } else {
+    std::snprintf(buffer, sizeof buffer, "%ldh%02ldm", total / 3600, (total % 3600) / 60);
+  }
+  return buffer;
+}
+
+}  // namespace cs
