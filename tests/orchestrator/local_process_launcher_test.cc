@@ -1,0 +1,149 @@
+// LocalProcessLauncher against real child processes: small shell scripts
+// stand in for `carbonsweep trial`, so these tests need no libtorch.
+#include <doctest/doctest.h>
+
+#include <csignal>
+
+#include "orchestrator/local_process_launcher.h"
+#include "tests/testing/temp_dir.h"
+
+namespace cs {
+
+namespace {
+
+// A launcher that runs `sh -c SCRIPT` instead of `carbonsweep trial`.
+LocalProcessLauncher ShellLauncher(double grace_seconds = 5) {
+  LocalLauncherOptions options;
+  options.binary = "/bin/sh";
+  options.leading_args = {"-c"};
+  options.stop_grace_seconds = grace_seconds;
+  return LocalProcessLauncher(options);
+}
+
+LaunchRequest ShellRequest(int64_t trial_id, const std::string& script, const testing::TempDir& dir) {
+  LaunchRequest request;
+  request.trial_id = trial_id;
+  request.args = {script};
+  request.work_dir = dir.File("trial-" + std::to_string(trial_id));
+  return request;
+}
+
+// Waits until every started trial has exited; returns all events in order.
+std::vector<LauncherEvent> WaitForAll(TrialLauncher& launcher) {
+  std::vector<LauncherEvent> events;
+  for (int rounds = 0; launcher.Running() > 0 && rounds < 2000; ++rounds) launcher.Wait(0.05, &events);
+  return events;
+}
+
+const LauncherEvent* FindExit(const std::vector<LauncherEvent>& events, int64_t trial_id) {
+  for (const LauncherEvent& event : events) {
+    if (event.kind == LauncherEvent::Kind::kExit && event.trial_id == trial_id) return &event;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("event lines are parsed, other output ignored, exit reported last") {
+  testing::TempDir dir;
+  LocalProcessLauncher launcher = ShellLauncher();
+  auto started = launcher.Start(ShellRequest(
+      7,
+      "echo 'loading data'; echo '@cs {\"event\":\"epoch\",\"epoch\":1,\"val_accuracy\":0.5}';"
+      "printf '@cs {\"event\":\"end\",\"state\":\"finished\"}'; exit 0",
+      dir));
+  REQUIRE(started.ok());
+  CHECK(started->pid > 0);
+  std::vector<LauncherEvent> events = WaitForAll(launcher);
+  REQUIRE(events.size() == 3);
+  CHECK(events[0].event["event"] == "epoch");
+  CHECK(events[0].event["val_accuracy"] == 0.5);
+  CHECK(events[1].event["state"] == "finished");  // a last line without newline still counts.
+  CHECK(events[2].kind == LauncherEvent::Kind::kExit);
+  CHECK(events[2].trial_id == 7);
+  CHECK(events[2].exit.how == TrialExit::How::kExited);
+  CHECK(events[2].exit.exit_code == 0);
+}
+
+TEST_CASE("a crash is reported with its signal and the tail of stderr") {
+  testing::TempDir dir;
+  LocalProcessLauncher launcher = ShellLauncher();
+  REQUIRE(launcher.Start(ShellRequest(1, "echo 'CUDA out of memory' >&2; kill -SEGV $$", dir)).ok());
+  REQUIRE(launcher.Start(ShellRequest(2, "echo 'bad flag' >&2; exit 2", dir)).ok());
+  std::vector<LauncherEvent> events = WaitForAll(launcher);
+  const LauncherEvent* crash = FindExit(events, 1);
+  REQUIRE(crash != nullptr);
+  CHECK(crash->exit.how == TrialExit::How::kSignaled);
+  CHECK(crash->exit.signal == SIGSEGV);
+  CHECK(crash->exit.Describe() == "killed by SIGSEGV");
+  CHECK(crash->exit.stderr_tail.find("CUDA out of memory") != std::string::npos);
+  const LauncherEvent* failed = FindExit(events, 2);
+  REQUIRE(failed != nullptr);
+  CHECK(failed->exit.exit_code == 2);
+  CHECK(failed->exit.stderr_tail == "bad flag\n");
+}
+
+TEST_CASE("the stderr tail keeps only the end") {
+  testing::TempDir dir;
+  LocalLauncherOptions options;
+  options.binary = "/bin/sh";
+  options.leading_args = {"-c"};
+  options.stderr_tail_bytes = 16;
+  LocalProcessLauncher launcher(options);
+  REQUIRE(launcher.Start(ShellRequest(1, "i=0; while [ $i -lt 500 ]; do echo line$i >&2; i=$((i+1)); done; exit 3", dir)).ok());
+  std::vector<LauncherEvent> events = WaitForAll(launcher);
+  REQUIRE(FindExit(events, 1) != nullptr);
+  CHECK(FindExit(events, 1)->exit.stderr_tail == "line498\nline499\n");
+}
+
+TEST_CASE("a graceful stop sends SIGTERM; a trial that ignores it is killed after the grace period") {
+  testing::TempDir dir;
+  LocalProcessLauncher launcher = ShellLauncher(/*grace_seconds=*/0.3);
+  // The first prints an end event on SIGTERM, as `carbonsweep trial` does.
+  REQUIRE(launcher.Start(ShellRequest(
+      1, "trap 'echo \"@cs {\\\"event\\\":\\\"end\\\",\\\"state\\\":\\\"interrupted\\\"}\"; exit 4' TERM;"
+         "echo ready; while true; do sleep 0.01; done", dir)).ok());
+  REQUIRE(launcher.Start(ShellRequest(2, "trap '' TERM; echo '@cs {\"event\":\"start\"}'; while true; do sleep 0.01; done", dir)).ok());
+  std::vector<LauncherEvent> events;
+  while (events.empty()) launcher.Wait(1.0, &events);  // trial 2 has started (and set its trap).
+  launcher.Stop(1, StopMode::kGraceful);
+  launcher.Stop(2, StopMode::kGraceful);
+  std::vector<LauncherEvent> rest = WaitForAll(launcher);
+  const LauncherEvent* polite = FindExit(rest, 1);
+  REQUIRE(polite != nullptr);
+  CHECK(polite->exit.exit_code == 4);
+  bool saw_end = false;
+  for (const LauncherEvent& event : rest) saw_end |= event.kind == LauncherEvent::Kind::kEvent && event.trial_id == 1 &&
+                                            event.event.value("state", "") == "interrupted";
+  CHECK(saw_end);
+  const LauncherEvent* stubborn = FindExit(rest, 2);
+  REQUIRE(stubborn != nullptr);
+  CHECK(stubborn->exit.how == TrialExit::How::kSignaled);
+  CHECK(stubborn->exit.signal == SIGKILL);
+}
+
+TEST_CASE("a kill stops a trial at once and its CPU time is reported") {
+  testing::TempDir dir;
+  LocalProcessLauncher launcher = ShellLauncher();
+  REQUIRE(launcher.Start(ShellRequest(1, "echo '@cs {\"event\":\"start\"}'; while true; do :; done", dir)).ok());
+  std::vector<LauncherEvent> events;
+  while (events.empty()) launcher.Wait(1.0, &events);
+  launcher.Wait(0.2, &events);  // let it burn some CPU.
+  launcher.Stop(1, StopMode::kKill);
+  std::vector<LauncherEvent> rest = WaitForAll(launcher);
+  REQUIRE(FindExit(rest, 1) != nullptr);
+  CHECK(FindExit(rest, 1)->exit.signal == SIGKILL);
+  CHECK(FindExit(rest, 1)->exit.cpu_seconds > 0.05);
+}
+
+TEST_CASE("stderr is also kept in the trial's work dir") {
+  testing::TempDir dir;
+  LocalProcessLauncher launcher = ShellLauncher();
+  REQUIRE(launcher.Start(ShellRequest(3, "echo warning >&2", dir)).ok());
+  WaitForAll(launcher);
+  std::string log;
+  CHECK(testing::RunShell("cat " + dir.File("trial-3/stderr.log"), &log) == 0);
+  CHECK(log == "warning\n");
+}
+
+}  // namespace cs
