@@ -81,8 +81,9 @@ struct SearchSpace {
   nlohmann::json ToJson() const;
 };
 
-// Resolves `name_or_path`: a built-in name ("bert-devlin2019", with or without
-// ".json") first, else a file path. Errors name the file and the JSON path:
+// Resolves `name_or_path`: an existing regular file wins; otherwise a built-in
+// name ("bert-devlin2019", with or without ".json"). Errors name the file and
+// the JSON path:
 //   "spaces/x.json: dimensions[2].range: expected [low, high] with low <= high".
 Result<SearchSpace> LoadSearchSpace(const std::string& name_or_path);
 // Parses file text; `origin` (a path or "built-in:<name>") prefixes messages.
