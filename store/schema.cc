@@ -62,6 +62,7 @@ Status CreateVersion1(SqliteDb& db) {
       UNIQUE (sweep_id, k)
     );
     CREATE INDEX trials_by_sweep_state ON trials(sweep_id, state);
+    CREATE INDEX trials_by_sweep_accuracy ON trials(sweep_id, val_accuracy);
     CREATE TABLE epochs (
       trial_id INTEGER NOT NULL REFERENCES trials(id),
       epoch INTEGER NOT NULL,
@@ -102,7 +103,8 @@ Status CreateVersion1(SqliteDb& db) {
       samples INTEGER NOT NULL,
       PRIMARY KEY (trial_id, component, method)
     ) WITHOUT ROWID;
-    CREATE INDEX trial_energy_by_sweep ON trial_energy(sweep_id, trial_id);
+    -- Covering: a sweep's spend is summed from the index alone.
+    CREATE INDEX trial_energy_by_sweep ON trial_energy(sweep_id, trial_id, joules, grams_co2e);
     CREATE TABLE unattributed_energy (
       sweep_id INTEGER NOT NULL REFERENCES sweeps(id),
       component TEXT NOT NULL,

@@ -191,7 +191,7 @@ struct TrialRecord {
   double reserved_grams_co2e = 0;  // kept after the trial ends, for history.
   double created_at_unix = 0;
   std::optional<double> started_at_unix;  // first launch.
-  std::optional<double> ended_at_unix;    // last FinishTrial.
+  std::optional<double> ended_at_unix;    // last FinishTrial; unset while running.
   std::optional<int64_t> pid;             // local launcher: the child's pid (last attempt).
   std::string job_id;                     // Slurm launcher: the job id (last attempt).
   std::string work_dir;                   // the trial's --work-dir (checkpoints, events, result).
@@ -341,7 +341,9 @@ class SweepStore {
   // exists; NotFound when the sweep does not.
   Result<int64_t> InsertTrial(const NewTrial& trial, double now_unix);
   // State -> running, records pid/job id/work dir, attempts += 1; the first
-  // launch sets started_at. Allowed from any state (resume, requeue).
+  // launch sets started_at. Clears the previous attempt's ended_at,
+  // exit_status, stderr_tail and reason (metrics are kept until the next
+  // FinishTrial). Allowed from any state (resume, requeue).
   Status MarkTrialRunning(int64_t trial_id, const TrialLaunch& launch, double now_unix);
   // Changes the trial's reservation (the orchestrator re-predicts after epochs).
   Status SetTrialReservation(int64_t trial_id, double reserved_grams_co2e);
