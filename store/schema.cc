@@ -163,7 +163,8 @@ Result<StoreFileInfo> ReadStoreFileInfo(SqliteDb& db) {
 }
 
 Status CheckStoreFile(const std::string& path, const StoreFileInfo& info) {
-  bool empty = info.schema_objects == 0 && info.user_version == 0;
+  bool ours_or_unmarked = info.application_id == 0 || info.application_id == kStoreApplicationId;
+  bool empty = info.schema_objects == 0 && info.user_version == 0 && ours_or_unmarked;
   if (empty) return Status::Ok();
   if (info.application_id != kStoreApplicationId) {
     return Status::Corruption(path + ": a SQLite database but not a carbonsweep store (application_id " +
