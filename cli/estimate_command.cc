@@ -1,0 +1,156 @@
+// `carbonsweep estimate`: expected energy and CO2 of a planned sweep before
+// anything runs (report/estimate.h).
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+
+#include "carbon/intensity.h"
+#include "carbon/power_source.h"
+#include "cli/command.h"
+#include "common/files.h"
+#include "common/units.h"
+#include "report/estimate.h"
+#include "search_spaces/search_space.h"
+#include "search_spaces/strategy.h"
+#include "store/sweep_store.h"
+
+namespace cs {
+
+namespace po = boost::program_options;
+
+Result<std::unique_ptr<SweepStore>> OpenStoreForReading(const std::string& path);  // report_command.cc
+
+namespace {
+
+// The newest sweep of this host in the store with a finished, measured trial.
+std::optional<PerExampleEnergy> CalibrationFromThisHost(const std::string& db) {
+  if (!FileExists(db)) return std::nullopt;
+  Result<std::unique_ptr<SweepStore>> store = OpenStoreForReading(db);
+  if (!store.ok()) return std::nullopt;
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  Result<std::vector<SweepSummary>> sweeps = (*store)->ListSweeps();
+  if (!sweeps.ok()) return std::nullopt;
+  for (auto it = sweeps->rbegin(); it != sweeps->rend(); ++it) {
+    if (it->sweep.host != host) continue;
+    Result<PerExampleEnergy> calibration = CalibrationFromSweep(store->get(), it->sweep.name);
+    if (calibration.ok()) return *calibration;
+  }
+  return std::nullopt;
+}
+
+// "700 W: 1 x H200 (TDP from ...)".
+std::string TdpSource(double watts, const std::string& what) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.0f W: ", watts);
+  return buffer + what;
+}
+
+}  // namespace
+
+int RunEstimateCommand(const std::vector<std::string>& args) {
+  po::options_description options("estimate options");
+  options.add_options()("space", po::value<std::string>()->default_value(kDefaultSearchSpace),
+                        "search space: built-in name or file")(
+      "strategy", po::value<std::string>()->default_value("random"), "random | grid (a grid sets --trials)")(
+      "grid-points", po::value<int>()->default_value(3), "grid: points per continuous dimension")(
+      "trials", po::value<int64_t>(), "planned number of trials")(
+      "budget", po::value<std::string>(), "CO2 budget, e.g. 50g or 0.2kg: how many trials it buys")(
+      "region", po::value<std::string>()->default_value(""), "grid region, e.g. FR, aws:ap-south-1")(
+      "intensity", po::value<double>(), "grid intensity in gCO2e/kWh")(
+      "pue", po::value<double>()->default_value(1.0), "data-centre power usage effectiveness")(
+      "calibration", po::value<std::string>()->default_value(""),
+      "measured energy: a sweep name in --db, or a calibration JSON file")(
+      "db", po::value<std::string>()->default_value("carbonsweep.db"), "the store with earlier sweeps")(
+      "examples-per-trial", po::value<double>()->default_value(0),
+      "training examples one planned trial processes (default: as in the calibration)")(
+      "gpu", po::value<std::string>()->default_value(""), "no calibration: GPU model for its TDP, e.g. \"A100 PCIe\"")(
+      "gpus", po::value<int>()->default_value(1), "no calibration: number of such GPUs")(
+      "tdp-watts", po::value<double>(), "no calibration: the hardware's summed TDP in watts")(
+      "hours-per-trial", po::value<double>()->default_value(0), "no calibration: hours one trial runs");
+  po::variables_map vm;
+  int exit_code = 0;
+  if (!ParseCommandLine("estimate",
+                        "[--space S --strategy random|grid --trials N | --budget X] [--region R | --intensity G] "
+                        "[--calibration SWEEP|FILE | --gpu NAME --hours-per-trial H]",
+                        options, nullptr, args, &vm, &exit_code)) {
+    return exit_code;
+  }
+  EstimateRequest request;
+  request.pue = vm["pue"].as<double>();
+  request.examples_per_trial = vm["examples-per-trial"].as<double>();
+  if (vm.count("trials")) request.trials = vm["trials"].as<int64_t>();
+  if (vm.count("budget")) {
+    Result<double> grams = ParseGramsCo2e(vm["budget"].as<std::string>());
+    if (!grams.ok()) return ReportError("estimate", grams.status().WithPrefix("--budget"));
+    request.budget_grams_co2e = *grams;
+  }
+
+  // A grid's size is its number of trials.
+  Result<StrategyKind> kind = ParseStrategyKind(vm["strategy"].as<std::string>());
+  if (!kind.ok()) return ReportError("estimate", kind.status().WithPrefix("--strategy"));
+  if (*kind == StrategyKind::kGrid && !request.trials) {
+    Result<SearchSpace> space = LoadSearchSpace(vm["space"].as<std::string>());
+    if (!space.ok()) return ReportError("estimate", space.status().WithPrefix("--space"));
+    StrategyOptions strategy_options;
+    strategy_options.kind = StrategyKind::kGrid;
+    strategy_options.grid_points_per_dimension = vm["grid-points"].as<int>();
+    Result<std::unique_ptr<Strategy>> strategy = MakeStrategy(*space, strategy_options);
+    if (!strategy.ok()) return ReportError("estimate", strategy.status());
+    request.trials = (*strategy)->GridSize();
+  }
+
+  IntensityOptions intensity_options;
+  intensity_options.region = vm["region"].as<std::string>();
+  if (vm.count("intensity")) intensity_options.grams_per_kwh = vm["intensity"].as<double>();
+  Result<std::shared_ptr<const IntensityProvider>> intensity = MakeIntensityProvider(intensity_options);
+  if (!intensity.ok()) return ReportError("estimate", intensity.status());
+  request.grams_per_kwh = (*intensity)->GramsPerKwhAt(static_cast<double>(std::time(nullptr)));
+  nlohmann::json described = (*intensity)->Describe();
+  request.intensity_source = described.value("source", std::string("unknown source"));
+  if (described.contains("region") && described["region"].is_string() && !described["region"].get<std::string>().empty()) {
+    request.intensity_source = described["region"].get<std::string>() + ", " + request.intensity_source;
+  }
+  request.intensity_assumed = described.value("assumed", false);
+
+  // Measured energy first: the named calibration, else this host's last sweep
+  // (unless TDP figures were given on purpose); TDP otherwise.
+  const std::string& calibration = vm["calibration"].as<std::string>();
+  bool tdp_given = vm.count("tdp-watts") > 0 || !vm["gpu"].as<std::string>().empty();
+  if (!calibration.empty()) {
+    Result<PerExampleEnergy> measured = Status::Ok();
+    if (FileExists(calibration)) {
+      measured = CalibrationFromFile(calibration);
+    } else {
+      Result<std::unique_ptr<SweepStore>> store = OpenStoreForReading(vm["db"].as<std::string>());
+      if (!store.ok()) return ReportError("estimate", store.status());
+      measured = CalibrationFromSweep(store->get(), calibration);
+    }
+    if (!measured.ok()) return ReportError("estimate", measured.status());
+    request.measured = *measured;
+  } else if (!tdp_given) {
+    request.measured = CalibrationFromThisHost(vm["db"].as<std::string>());
+  }
+  if (!request.measured) {
+    int gpus = vm["gpus"].as<int>();
+    if (vm.count("tdp-watts")) {
+      request.tdp_watts = vm["tdp-watts"].as<double>();
+      request.tdp_source = TdpSource(request.tdp_watts, "given with --tdp-watts");
+    } else if (!vm["gpu"].as<std::string>().empty()) {
+      Result<double> watts = LookUpGpuTdpWatts(vm["gpu"].as<std::string>());
+      if (!watts.ok()) return ReportError("estimate", watts.status().WithPrefix("--gpu"));
+      request.tdp_watts = *watts * gpus;
+      request.tdp_source = TdpSource(request.tdp_watts, std::to_string(gpus) + " x " + vm["gpu"].as<std::string>() +
+                                                                  " (TDP from mlco2/impact gpus.csv)");
+    }
+    request.hours_per_trial = vm["hours-per-trial"].as<double>();
+  }
+  Result<SweepEstimate> estimate = EstimateSweep(request);
+  if (!estimate.ok()) return ReportError("estimate", estimate.status());
+  std::cout << RenderEstimate(*estimate) << std::flush;
+  return static_cast<int>(ExitCode::kOk);
+}
+
+}  // namespace cs

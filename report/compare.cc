@@ -1,0 +1,203 @@
+#include "report/compare.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/units.h"
+#include "report/html.h"
+#include "report/plots.h"
+#include "report/text_table.h"
+
+namespace cs {
+namespace {
+
+// Best-so-far accuracy of `report` once its trials have emitted `grams`
+// (NaN before any trial with an accuracy ended).
+double BestAtGrams(const SweepReport& report, double grams) {
+  double best = NAN;
+  for (const AnytimePoint& point : report.anytime) {
+    if (point.cumulative_grams_co2e > grams + 1e-12) break;
+    if (point.best_so_far) best = *point.best_so_far;
+  }
+  return best;
+}
+
+std::string Cell(const std::optional<double>& grams) { return grams ? FormatGrams(*grams) : "never"; }
+
+}  // namespace
+
+std::string ComparabilityProblem(const SweepReport& a, const SweepReport& b) {
+  std::string task_a = TaskName(a.task), task_b = TaskName(b.task);
+  if (task_a != task_b) {
+    return "different task: '" + a.sweep.name + "' ran " + (task_a.empty() ? "(unknown)" : task_a) + ", '" +
+           b.sweep.name + "' ran " + (task_b.empty() ? "(unknown)" : task_b);
+  }
+  if (a.sweep.task_checksum != b.sweep.task_checksum) {
+    return "different data: '" + a.sweep.name + "' has checksum " + a.sweep.task_checksum.substr(0, 12) + ", '" +
+           b.sweep.name + "' has " + b.sweep.task_checksum.substr(0, 12) + " (other data or splits)";
+  }
+  return "";
+}
+
+Result<Comparison> CompareSweeps(std::vector<SweepReport> reports, const CompareOptions& options) {
+  if (reports.size() < 2) return Status::InvalidArgument("compare: needs at least two sweeps");
+  Comparison comparison;
+  comparison.within_points = options.within_points;
+  for (size_t i = 1; i < reports.size(); ++i) {
+    std::string problem = ComparabilityProblem(reports[0], reports[i]);
+    if (problem.empty()) continue;
+    if (options.comparability == CompareOptions::Comparability::kRequireSameTask) {
+      return Status::InvalidArgument("compare: sweeps are not comparable: " + problem + " (--force compares anyway)");
+    }
+    comparison.warnings.push_back("compared with --force although not comparable: " + problem);
+  }
+  for (const SweepReport& report : reports) {
+    if (report.best) {
+      double accuracy = *report.trials[*report.best].record.val_accuracy;
+      if (!comparison.best_accuracy || accuracy > *comparison.best_accuracy) comparison.best_accuracy = accuracy;
+    }
+  }
+  if (comparison.best_accuracy) comparison.target_accuracy = *comparison.best_accuracy - options.within_points / 100;
+  for (const SweepReport& report : reports) {
+    ComparisonRow row;
+    row.name = report.sweep.name;
+    row.strategy = report.sweep.strategy;
+    row.trials = static_cast<int64_t>(report.trials.size());
+    row.trials_launched = report.trials_launched;
+    if (report.best) row.best_accuracy = report.trials[*report.best].record.val_accuracy;
+    row.grams_co2e = report.spend.total.grams_co2e;
+    row.joules = report.spend.total.joules;
+    row.wall_seconds = report.wall_seconds;
+    row.grid_size = report.grid_size;
+    if (comparison.target_accuracy) {
+      for (const AnytimePoint& point : report.anytime) {
+        // A tiny tolerance so 0.885 - 0.005 still counts 0.880 as within.
+        if (point.best_so_far && *point.best_so_far >= *comparison.target_accuracy - 1e-9) {
+          row.grams_to_target = point.cumulative_grams_co2e;
+          row.trial_to_target = point.trial_index;
+          break;
+        }
+      }
+    }
+    comparison.rows.push_back(row);
+  }
+  for (const SweepReport& report : reports) {
+    if (!report.baselines.empty()) {
+      comparison.baseline = report.baselines.front();
+      break;
+    }
+  }
+  comparison.reports = std::move(reports);
+  return comparison;
+}
+
+std::string RenderComparisonTerminal(const Comparison& comparison) {
+  std::string out;
+  for (const std::string& warning : comparison.warnings) out += "warning: " + warning + "\n";
+  std::string target = comparison.target_accuracy
+                           ? StringPrintf("CO2 to within %.1f pt of %s", comparison.within_points,
+                                          FormatAccuracy(comparison.best_accuracy).c_str())
+                           : "CO2 to best";
+  TextTable table({{"sweep"},
+                   {"strategy"},
+                   {"trials", TextTable::Align::kRight},
+                   {"best acc.", TextTable::Align::kRight},
+                   {"CO2e", TextTable::Align::kRight},
+                   {"kWh", TextTable::Align::kRight},
+                   {"wall time", TextTable::Align::kRight},
+                   {target, TextTable::Align::kRight},
+                   {"grid covered", TextTable::Align::kRight}});
+  if (comparison.baseline) {
+    const BaselineRecord& b = *comparison.baseline;
+    table.AddRow({"baseline (reference)", b.method, "1", FormatAccuracy(b.val_accuracy), FormatGrams(b.grams_co2e),
+                  StringPrintf("%.4f", JoulesToKwh(b.joules)), FormatSeconds(b.seconds), "", ""});
+    table.AddSeparator();
+  }
+  for (const ComparisonRow& row : comparison.rows) {
+    std::string to_target = Cell(row.grams_to_target);
+    if (row.trial_to_target) to_target += StringPrintf(" (trial %lld)", static_cast<long long>(*row.trial_to_target));
+    std::string grid = row.grid_size ? StringPrintf("%lld/%lld", static_cast<long long>(row.trials_launched),
+                                                    static_cast<long long>(*row.grid_size))
+                                     : "—";
+    table.AddRow({row.name, row.strategy, StringPrintf("%lld", static_cast<long long>(row.trials)),
+                  FormatAccuracy(row.best_accuracy), FormatGrams(row.grams_co2e),
+                  StringPrintf("%.4f", JoulesToKwh(row.joules)), FormatSeconds(row.wall_seconds), to_target, grid});
+  }
+  out += table.Render();
+
+  // Overlaid anytime curves on one CO2 axis and one accuracy scale.
+  double max_grams = 0, low = INFINITY, high = -INFINITY;
+  for (const SweepReport& report : comparison.reports) {
+    for (const AnytimePoint& point : report.anytime) {
+      max_grams = std::max(max_grams, point.cumulative_grams_co2e);
+      if (point.best_so_far) {
+        low = std::min(low, *point.best_so_far);
+        high = std::max(high, *point.best_so_far);
+      }
+    }
+  }
+  if (max_grams > 0 && low <= high) {
+    constexpr int kColumns = 40;
+    out += StringPrintf("\nAnytime curves: best accuracy so far (%s .. %s) vs CO2 of trials, 0 .. %s\n",
+                        FormatAccuracy(low).c_str(), FormatAccuracy(high).c_str(), FormatGrams(max_grams).c_str());
+    size_t name_width = 0;
+    for (const SweepReport& report : comparison.reports) name_width = std::max(name_width, report.sweep.name.size());
+    for (const SweepReport& report : comparison.reports) {
+      std::vector<double> values;
+      for (int column = 1; column <= kColumns; ++column) values.push_back(BestAtGrams(report, max_grams * column / kColumns));
+      out += "  " + report.sweep.name + std::string(name_width - report.sweep.name.size(), ' ') + "  " +
+             Sparkline(values, low, high) + "\n";
+    }
+  }
+  return out;
+}
+
+std::string RenderComparisonHtml(const Comparison& comparison) {
+  std::string names;
+  for (const ComparisonRow& row : comparison.rows) names += (names.empty() ? "" : " vs ") + row.name;
+  std::string body = "<h1>" + EscapeHtml(names) + "</h1>\n<p class=\"sub\">carbonsweep comparison</p>\n";
+  for (const std::string& warning : comparison.warnings) body += "<p class=\"warning\">" + EscapeHtml(warning) + "</p>\n";
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> classes;
+  if (comparison.baseline) {
+    const BaselineRecord& b = *comparison.baseline;
+    rows.push_back({"baseline (reference)", b.method, "1", FormatAccuracy(b.val_accuracy), FormatGrams(b.grams_co2e),
+                    StringPrintf("%.4f", JoulesToKwh(b.joules)), FormatSeconds(b.seconds), "", ""});
+    classes.push_back("reference");
+  }
+  for (const ComparisonRow& row : comparison.rows) {
+    rows.push_back({row.name, row.strategy, std::to_string(row.trials), FormatAccuracy(row.best_accuracy),
+                    FormatGrams(row.grams_co2e), StringPrintf("%.4f", JoulesToKwh(row.joules)),
+                    FormatSeconds(row.wall_seconds), Cell(row.grams_to_target),
+                    row.grid_size ? StringPrintf("%lld/%lld", static_cast<long long>(row.trials_launched),
+                                                 static_cast<long long>(*row.grid_size))
+                                  : "—"});
+    classes.push_back("");
+  }
+  std::string target = StringPrintf("CO2 to within %.1f pt of best", comparison.within_points);
+  body += HtmlTable({"sweep", "strategy", "trials", "best accuracy", "CO2e", "kWh", "wall time", target, "grid covered"},
+                    rows, {2, 3, 4, 5, 6, 7, 8}, classes);
+
+  std::vector<PlotSeries> anytime, scatter;
+  for (size_t i = 0; i < comparison.reports.size(); ++i) {
+    anytime.push_back(AnytimeSeries(comparison.reports[i], comparison.reports[i].sweep.name, SeriesColor(i)));
+    scatter.push_back(TrialScatterSeries(comparison.reports[i], comparison.reports[i].sweep.name, SeriesColor(i)));
+  }
+  PlotSpec anytime_plot = AnytimePlot(anytime);
+  if (comparison.baseline) {
+    anytime_plot.reference_y = comparison.baseline->val_accuracy * 100;
+    anytime_plot.reference_label = "baseline " + comparison.baseline->method;
+  }
+  PlotSpec scatter_plot;
+  scatter_plot.title = "Each trial: accuracy vs its CO2";
+  scatter_plot.x_label = "g CO2e of the trial";
+  scatter_plot.y_label = "validation accuracy (%)";
+  scatter_plot.series = scatter;
+  body += "<h2>Anytime curves</h2>\n<div class=\"plots\">\n<figure id=\"plot-anytime\">" + RenderSvgPlot(anytime_plot) +
+          "<figcaption>Best validation accuracy so far against the CO2 of the trials ended so far.</figcaption>"
+          "</figure>\n<figure id=\"plot-trials\">" +
+          RenderSvgPlot(scatter_plot) + "<figcaption>One point per trial with an accuracy.</figcaption></figure>\n</div>\n";
+  return HtmlPage("carbonsweep compare: " + names, body);
+}
+
+}  // namespace cs

@@ -1,0 +1,48 @@
+// Terminal output helpers for reports: a column-aligned text table and a
+// one-line Unicode sparkline. Pure; any thread.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace cs {
+
+// A table printed with columns padded to their widest cell. Cells are
+// plain UTF-8; widths count code points, so "g CO₂e" lines up.
+class TextTable {
+ public:
+  enum class Align { kLeft = 0, kRight = 1 };
+  struct Column {
+    std::string header;
+    Align align = Align::kLeft;
+  };
+  explicit TextTable(std::vector<Column> columns) : columns_(std::move(columns)) {}
+  // A row with fewer cells than columns is padded with empty cells.
+  void AddRow(std::vector<std::string> cells);
+  // A horizontal rule (e.g. above a totals row).
+  void AddSeparator();
+  size_t row_count() const;
+  // Header, a rule, the rows; each line starts with `indent`.
+  std::string Render(const std::string& indent = "  ") const;
+
+ private:
+  std::vector<Column> columns_;
+  std::vector<std::vector<std::string>> rows_;  // an empty vector is a separator.
+};
+
+// One block character per value, scaled between the values' min and max
+// ("▁▂▃▅▇"); NaN values print as a space. `low`/`high` fix the scale when
+// low < high (so several sparklines share one).
+std::string Sparkline(const std::vector<double>& values, double low = 0, double high = 0);
+
+// Number of code points in a UTF-8 string (its width in a terminal for the
+// characters reports use).
+size_t DisplayWidth(const std::string& text);
+
+// `unix_seconds` in UTC through strftime(`format`), e.g. "%Y-%m-%d %H:%M UTC".
+std::string FormatUtc(double unix_seconds, const char* format);
+
+// printf-style formatting into a std::string.
+std::string StringPrintf(const char* format, ...) __attribute__((format(printf, 1, 2)));
+
+}  // namespace cs
