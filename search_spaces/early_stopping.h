@@ -103,6 +103,7 @@ struct AshaOptions {
   // r: epochs of the first rung.
   int min_epochs = 1;
   // R: epochs of the last rung; every trial's schedule is set for this many.
+  // Take it from the space: SearchSpace::UpperBound("epochs").
   int max_epochs = 4;
   // η: the top 1/η of each rung is promoted. Li et al. use 3 or 4.
   int reduction_factor = 3;

@@ -107,10 +107,10 @@ TEST_CASE("random: draws stay in range, are valid, and have the right distributi
   }
   // Log-uniform: the median is the geometric mean sqrt(1e-4 * 3e-3) = 5.477e-4,
   // and P(lr < 1e-3) = ln(10) / ln(30) = 0.677. (A uniform draw would give 1.55e-3 and 0.31.)
-  CHECK(Median(learning_rates) == doctest::Approx(std::sqrt(1e-4 * 3e-3)).epsilon(0.04));
-  CHECK(below_1e3 / double(draws) == doctest::Approx(std::log(10.0) / std::log(30.0)).epsilon(0.03));
+  CHECK(Median(learning_rates) == doctest::Approx(std::sqrt(1e-4 * 3e-3)).epsilon(0.04).scale(0));
+  CHECK(below_1e3 / double(draws) == doctest::Approx(std::log(10.0) / std::log(30.0)).epsilon(0.03).scale(0));
   // Uniform [0, 0.2]: median 0.1.
-  CHECK(Median(warmups) == doctest::Approx(0.1).epsilon(0.03));
+  CHECK(Median(warmups) == doctest::Approx(0.1).epsilon(0.03).scale(0));
   // Categorical and integer: every value, each about equally often (expected 6667 each).
   CHECK(batch_counts.size() == 3);
   CHECK(epoch_counts.size() == 3);
@@ -133,7 +133,7 @@ TEST_CASE("grid: the BERT grid enumerates all 18 cells once, then stops") {
   CHECK(cells.count("2e-05/32/4") == 1);
   CHECK(!grid->Point(18).has_value());
   CHECK(*grid->Coverage(0) == 0);
-  CHECK(*grid->Coverage(9) == doctest::Approx(0.5));
+  CHECK(*grid->Coverage(9) == doctest::Approx(0.5).scale(0));
   CHECK(*grid->Coverage(30) == 1);
   CHECK(grid->Describe() == "grid: 18 cells (3 x 2 x 3) of space 'bert-devlin2019', seed 3, shuffled order");
 }
@@ -142,15 +142,15 @@ TEST_CASE("grid: N points per continuous dimension, log-spaced for log dimension
   Dimension log_dimension = Ranged("learning_rate", DimensionType::kLogUniform, 1e-4, 1e-2);
   std::vector<nlohmann::json> values = GridValues(log_dimension, 3);
   REQUIRE(values.size() == 3);
-  CHECK(values[0].get<double>() == doctest::Approx(1e-4));
-  CHECK(values[1].get<double>() == doctest::Approx(1e-3));
-  CHECK(values[2].get<double>() == doctest::Approx(1e-2));
-  CHECK(GridValues(log_dimension, 1)[0].get<double>() == doctest::Approx(1e-3));
+  CHECK(values[0].get<double>() == doctest::Approx(1e-4).scale(0));
+  CHECK(values[1].get<double>() == doctest::Approx(1e-3).scale(0));
+  CHECK(values[2].get<double>() == doctest::Approx(1e-2).scale(0));
+  CHECK(GridValues(log_dimension, 1)[0].get<double>() == doctest::Approx(1e-3).scale(0));
 
   Dimension uniform = Ranged("dropout", DimensionType::kUniform, 0.0, 0.2);
   values = GridValues(uniform, 3);
   REQUIRE(values.size() == 3);
-  CHECK(values[1].get<double>() == doctest::Approx(0.1));
+  CHECK(values[1].get<double>() == doctest::Approx(0.1).scale(0));
 
   Dimension integer = Ranged("epochs", DimensionType::kInteger, 2, 4);
   CHECK(GridValues(integer, 5) == std::vector<nlohmann::json>{2, 3, 4});  // deduplicated
