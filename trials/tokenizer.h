@@ -97,6 +97,11 @@ class WordPieceTokenizer {
  private:
   struct Vocab;  // tokens, lookup maps, special ids (tokenizer.cc).
   explicit WordPieceTokenizer(std::shared_ptr<const Vocab> vocab) : vocab_(std::move(vocab)) {}
+  // Calls emit(word) for each basic token; `scratch` holds the word being built.
+  template <typename Emit>
+  void ForEachWord(std::string_view text, std::string* scratch, Emit&& emit) const;
+  // Appends the WordPiece ids of one basic-tokenized word.
+  void AppendWordPieces(std::string_view word, std::vector<int32_t>* ids) const;
   // Shared and immutable, so copies are cheap and the maps' string_view keys
   // stay valid however the tokenizer is copied or moved.
   std::shared_ptr<const Vocab> vocab_;
