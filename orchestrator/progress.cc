@@ -1,0 +1,69 @@
+#include "orchestrator/progress.h"
+
+#include <cstdio>
+
+#include "common/units.h"
+
+namespace cs {
+
+ProgressReporter::ProgressReporter(ProgressMode mode, std::ostream* out, std::ostream* err, bool err_is_terminal)
+    : mode_(mode), out_(out), err_(err), err_is_terminal_(err_is_terminal) {}
+
+ProgressReporter::~ProgressReporter() { Finish(); }
+
+void ProgressReporter::ClearLine() {
+  if (line_shown_) {
+    *err_ << "\r\033[K" << std::flush;
+    line_shown_ = false;
+  }
+}
+
+void ProgressReporter::Event(const nlohmann::json& fields, const std::string& human) {
+  if (mode_ == ProgressMode::kJson) {
+    *out_ << fields.dump() << "\n" << std::flush;
+    return;
+  }
+  if (mode_ == ProgressMode::kQuiet || human.empty()) return;
+  ClearLine();
+  *err_ << human << "\n" << std::flush;
+}
+
+std::string ProgressReporter::FormatStatus(const ProgressSnapshot& snapshot) {
+  std::string line = "trials " + std::to_string(snapshot.trials_ended);
+  line += snapshot.trials_planned ? " of " + std::to_string(*snapshot.trials_planned) : " (until budget)";
+  if (snapshot.running > 0) line += ", " + std::to_string(snapshot.running) + " running";
+  char best[32] = "-";
+  if (snapshot.best_val_accuracy) std::snprintf(best, sizeof best, "%.4f", *snapshot.best_val_accuracy);
+  line += " | best val acc " + std::string(best);
+  line += " | " + FormatGrams(snapshot.spent_grams) + " of " + FormatGrams(snapshot.budget_grams);
+  if (snapshot.eta_seconds) line += " | ETA " + FormatSeconds(*snapshot.eta_seconds);
+  if (!snapshot.holding.empty()) line += " | " + snapshot.holding;
+  return line;
+}
+
+void ProgressReporter::Status(const ProgressSnapshot& snapshot, bool force) {
+  if (mode_ == ProgressMode::kJson) {
+    if (!force) return;
+    nlohmann::json fields = {{"event", "progress"},
+                             {"trials_ended", snapshot.trials_ended},
+                             {"running", snapshot.running},
+                             {"spent_grams_co2e", snapshot.spent_grams},
+                             {"budget_grams_co2e", snapshot.budget_grams}};
+    fields["trials_planned"] = snapshot.trials_planned ? nlohmann::json(*snapshot.trials_planned) : nullptr;
+    fields["best_val_accuracy"] = snapshot.best_val_accuracy ? nlohmann::json(*snapshot.best_val_accuracy) : nullptr;
+    fields["eta_seconds"] = snapshot.eta_seconds ? nlohmann::json(*snapshot.eta_seconds) : nullptr;
+    *out_ << fields.dump() << "\n" << std::flush;
+    return;
+  }
+  if (mode_ == ProgressMode::kQuiet) return;
+  if (err_is_terminal_) {
+    *err_ << "\r\033[K" << FormatStatus(snapshot) << std::flush;
+    line_shown_ = true;
+  } else if (force) {
+    *err_ << FormatStatus(snapshot) << "\n" << std::flush;
+  }
+}
+
+void ProgressReporter::Finish() { ClearLine(); }
+
+}  // namespace cs

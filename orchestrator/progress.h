@@ -1,0 +1,60 @@
+// ProgressReporter: what a running sweep tells the person (or script)
+// watching it. Three modes: a live status line on stderr (trial k of n or
+// "until budget", best accuracy so far, grams spent / budget, ETA) plus one
+// line per finished trial; quiet (errors only, printed by the CLI); JSON (one
+// object per event on stdout, for scripts). Only the scheduler thread calls it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace cs {
+
+enum class ProgressMode {
+  kLine = 0,   // human: live line on stderr (redrawn on a terminal, else printed per trial).
+  kQuiet = 1,  // nothing.
+  kJson = 2,   // one JSON object per event on stdout.
+};
+
+// A snapshot for the live line.
+struct ProgressSnapshot {
+  int64_t trials_ended = 0;                // trials that reached an end state (this sweep, all runs).
+  std::optional<int64_t> trials_planned;   // --trials or the grid size; nullopt = until budget.
+  int running = 0;
+  std::optional<double> best_val_accuracy;
+  double spent_grams = 0;
+  double budget_grams = 0;
+  std::optional<double> eta_seconds;
+  std::string holding;                     // "" or why no trial starts now (carbon-aware hold).
+};
+
+class ProgressReporter {
+ public:
+  // `err_is_terminal`: redraw the live line in place (\r) instead of printing lines.
+  ProgressReporter(ProgressMode mode, std::ostream* out, std::ostream* err, bool err_is_terminal);
+  ~ProgressReporter();
+
+  // One event: `fields` must hold "event" (e.g. "trial_start", "epoch", "trial_end").
+  // JSON mode prints it; line mode prints `human` (when not empty) as its own line.
+  void Event(const nlohmann::json& fields, const std::string& human);
+  // Redraws (terminal) the status line; elsewhere prints it only when `force`.
+  void Status(const ProgressSnapshot& snapshot, bool force);
+  // Clears a live line before the process prints anything else.
+  void Finish();
+
+  static std::string FormatStatus(const ProgressSnapshot& snapshot);
+
+ private:
+  void ClearLine();
+  ProgressMode mode_;
+  std::ostream* out_;
+  std::ostream* err_;
+  bool err_is_terminal_;
+  bool line_shown_ = false;
+};
+
+}  // namespace cs

@@ -1,0 +1,117 @@
+#include "orchestrator/sweep_config.h"
+
+#include <algorithm>
+#include <thread>
+
+namespace cs {
+
+std::vector<std::string> TaskOptions::ToTrialArgs() const {
+  std::vector<std::string> args;
+  if (!task.empty()) args.insert(args.end(), {"--task", task});
+  if (train_size > 0) args.insert(args.end(), {"--train-size", std::to_string(train_size)});
+  if (val_size > 0) args.insert(args.end(), {"--val-size", std::to_string(val_size)});
+  if (test_size > 0) args.insert(args.end(), {"--test-size", std::to_string(test_size)});
+  if (!backbone.empty()) args.insert(args.end(), {"--backbone", backbone});
+  if (init == TrialInit::kFromScratch) args.push_back("--from-scratch");
+  return args;
+}
+
+int SweepConfig::ThreadsPerTrial() const {
+  int total = total_threads > 0 ? total_threads : static_cast<int>(std::thread::hardware_concurrency());
+  return std::max(1, total / std::max(1, parallel));
+}
+
+std::string StrategyLabel(const SweepConfig& config) {
+  return config.halving ? "halving" : StrategyKindName(config.strategy.kind);
+}
+
+nlohmann::json SweepConfig::ToJson() const {
+  nlohmann::json json = {
+      {"name", name},
+      {"budget_grams_co2e", budget_grams_co2e},
+      {"on_budget", OnBudgetName(on_budget)},
+      {"space", space},
+      {"strategy", StrategyKindName(strategy.kind)},
+      {"seed", strategy.seed},
+      {"grid_points_per_dimension", strategy.grid_points_per_dimension},
+      {"halving", halving},
+      {"asha", {{"min_epochs", asha.min_epochs}, {"max_epochs", asha.max_epochs},
+                {"reduction_factor", asha.reduction_factor}}},
+      {"prune", prune == PruneMode::kMedian ? "median" : "none"},
+      {"median", {{"min_epochs", median.min_epochs}, {"min_trials", median.min_trials}}},
+      {"parallel", parallel},
+      {"total_threads", total_threads},
+      {"task", {{"task", task.task}, {"train_size", task.train_size}, {"val_size", task.val_size},
+                {"test_size", task.test_size}, {"backbone", task.backbone},
+                {"from_scratch", task.init == TrialInit::kFromScratch}}},
+      {"carbon", {{"region", carbon.region}, {"intensity_g_per_kwh", carbon.intensity_g_per_kwh},
+                  {"intensity_file", carbon.intensity_file}, {"pue", carbon.pue},
+                  {"cpu_watts", carbon.cpu_watts}, {"sample_interval_seconds", carbon.sample_interval_seconds}}},
+      {"max_intensity_g_per_kwh", max_intensity_g_per_kwh},
+      {"max_delay_seconds", max_delay_seconds},
+      {"work_root", work_root},
+  };
+  json["max_trials"] = max_trials ? nlohmann::json(*max_trials) : nlohmann::json(nullptr);
+  return json;
+}
+
+Result<SweepConfig> SweepConfig::FromJson(const nlohmann::json& json) {
+  SweepConfig config;
+  try {
+    config.name = json.at("name").get<std::string>();
+    config.budget_grams_co2e = json.at("budget_grams_co2e").get<double>();
+    auto on_budget = ParseOnBudget(json.value("on_budget", "stop"));
+    if (!on_budget) return Status::Corruption("config.on_budget: unknown value");
+    config.on_budget = *on_budget;
+    config.space = json.value("space", config.space);
+    auto kind = ParseStrategyKind(json.value("strategy", "random"));
+    if (!kind.ok()) return kind.status().WithPrefix("config.strategy");
+    config.strategy.kind = *kind;
+    config.strategy.seed = json.value("seed", uint64_t{0});
+    config.strategy.grid_points_per_dimension =
+        json.value("grid_points_per_dimension", config.strategy.grid_points_per_dimension);
+    config.halving = json.value("halving", false);
+    if (json.contains("asha")) {
+      const auto& asha = json["asha"];
+      config.asha.min_epochs = asha.value("min_epochs", config.asha.min_epochs);
+      config.asha.max_epochs = asha.value("max_epochs", config.asha.max_epochs);
+      config.asha.reduction_factor = asha.value("reduction_factor", config.asha.reduction_factor);
+    }
+    config.prune = json.value("prune", "none") == "median" ? PruneMode::kMedian : PruneMode::kNone;
+    if (json.contains("median")) {
+      config.median.min_epochs = json["median"].value("min_epochs", config.median.min_epochs);
+      config.median.min_trials = json["median"].value("min_trials", config.median.min_trials);
+    }
+    if (json.contains("max_trials") && !json["max_trials"].is_null()) {
+      config.max_trials = json["max_trials"].get<int64_t>();
+    }
+    config.parallel = json.value("parallel", 1);
+    config.total_threads = json.value("total_threads", 0);
+    if (json.contains("task")) {
+      const auto& task = json["task"];
+      config.task.task = task.value("task", "");
+      config.task.train_size = task.value("train_size", int64_t{0});
+      config.task.val_size = task.value("val_size", int64_t{0});
+      config.task.test_size = task.value("test_size", int64_t{0});
+      config.task.backbone = task.value("backbone", "");
+      config.task.init = task.value("from_scratch", false) ? TrialInit::kFromScratch : TrialInit::kBackbone;
+    }
+    if (json.contains("carbon")) {
+      const auto& carbon = json["carbon"];
+      config.carbon.region = carbon.value("region", "");
+      config.carbon.intensity_g_per_kwh = carbon.value("intensity_g_per_kwh", -1.0);
+      config.carbon.intensity_file = carbon.value("intensity_file", "");
+      config.carbon.pue = carbon.value("pue", 1.0);
+      config.carbon.cpu_watts = carbon.value("cpu_watts", -1.0);
+      config.carbon.sample_interval_seconds = carbon.value("sample_interval_seconds", 1.0);
+    }
+    config.max_intensity_g_per_kwh = json.value("max_intensity_g_per_kwh", -1.0);
+    config.max_delay_seconds = json.value("max_delay_seconds", 0.0);
+    config.work_root = json.value("work_root", "");
+  } catch (const nlohmann::json::exception& error) {
+    return Status::Corruption(std::string("sweep config: ") + error.what());
+  }
+  return config;
+}
+
+}  // namespace cs

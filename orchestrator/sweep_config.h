@@ -1,0 +1,83 @@
+// SweepConfig: everything a sweep was asked to do, as a plain struct the CLI
+// fills from flags and the store keeps (as JSON in the sweep's config_json)
+// so `resume` continues with exactly the same settings. Values, any thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+#include "search_spaces/early_stopping.h"
+#include "search_spaces/strategy.h"
+#include "store/sweep_store.h"
+
+namespace cs {
+
+// How trials start: from the committed backbone or from random weights.
+enum class TrialInit {
+  kBackbone = 0,    // the default backbone (or --backbone DIR).
+  kFromScratch = 1, // --from-scratch.
+};
+
+// The task every trial of the sweep trains on; passed through to `carbonsweep trial`.
+struct TaskOptions {
+  std::string task;        // --task; "" = the trial's default task.
+  int64_t train_size = 0;  // --train-size; 0 = the trial's default.
+  int64_t val_size = 0;    // --val-size; 0 = default.
+  int64_t test_size = 0;   // --test-size; 0 = default.
+  std::string backbone;    // --backbone DIR; "" = the committed one.
+  TrialInit init = TrialInit::kBackbone;
+  // The `carbonsweep trial` flags for these options.
+  std::vector<std::string> ToTrialArgs() const;
+};
+
+// Where grams come from; the carbon module turns these into a provider and a sampler.
+struct CarbonOptions {
+  std::string region;              // --region.
+  double intensity_g_per_kwh = -1; // --intensity; < 0 = unset.
+  std::string intensity_file;      // --intensity-file.
+  double pue = 1.0;                // --pue.
+  double cpu_watts = -1;           // --cpu-watts; < 0 = the model's choice.
+  double sample_interval_seconds = 1.0;  // --sample-interval.
+};
+
+// Early stopping of weak trials (issue 7).
+enum class PruneMode {
+  kNone = 0,
+  kMedian = 1,  // --prune median: MedianPruner after each epoch.
+};
+
+struct SweepConfig {
+  std::string name;                 // unique in the store.
+  double budget_grams_co2e = 0;     // > 0.
+  OnBudget on_budget = OnBudget::kStop;
+  std::string space = kDefaultSearchSpace;  // as given: built-in name or file path.
+  StrategyOptions strategy;         // kind, seed, grid points.
+  bool halving = false;             // --strategy halving: ASHA over `strategy.kind == random` points.
+  AshaOptions asha;                 // with halving.
+  PruneMode prune = PruneMode::kNone;
+  MedianPrunerOptions median;       // with kMedian.
+  std::optional<int64_t> max_trials;  // --trials: at most this many trial indices.
+  int parallel = 1;                 // trials at once.
+  int total_threads = 0;            // CPU threads shared by running trials; 0 = all cores.
+  TaskOptions task;
+  CarbonOptions carbon;
+  double max_intensity_g_per_kwh = -1;  // --max-intensity; < 0 = never hold.
+  double max_delay_seconds = 0;         // --max-delay: the longest hold.
+  std::string work_root;            // trial work dirs: <work_root>/trial-<k>.
+
+  // Threads each trial gets: total_threads (or the machine's) / parallel, at least 1.
+  int ThreadsPerTrial() const;
+  nlohmann::json ToJson() const;
+  // Reads what ToJson wrote; fields missing in older sweeps keep their defaults.
+  static Result<SweepConfig> FromJson(const nlohmann::json& json);
+};
+
+// The strategy name stored with a sweep: "random", "grid" or "halving".
+std::string StrategyLabel(const SweepConfig& config);
+
+}  // namespace cs
