@@ -167,6 +167,9 @@ RamPowerModel ChooseRamPowerModel(const MachineInfo& machine, const MeterOptions
 // matched as codecarbon does (exact, then without "(R)", "(TM)", " CPU @ ...",
 // " CPU", then a unique token-set match); NotFound otherwise.
 Result<double> LookUpCpuTdpWatts(const std::string& cpu_model);
+// Board power in watts of `gpu_name` (e.g. "A100 PCIe", "Tesla V100-SXM2-16GB")
+// from the embedded mlco2/impact gpus.csv (V100 TDPs corrected); NotFound otherwise.
+Result<double> LookUpGpuTdpWatts(const std::string& gpu_name);
 
 // Everything the sampler meters with, and why.
 struct PowerSetup {

@@ -59,7 +59,7 @@ struct SamplerOptions {
 
 class PowerSampler {
  public:
-  // `intensity` must outlive nothing: the sampler shares it.
+  // `setup` comes from DetectPowerSources (or a test's fakes).
   PowerSampler(PowerSetup setup, std::shared_ptr<const IntensityProvider> intensity,
                SamplerOptions options = {});
   ~PowerSampler();  // Stop()s.
@@ -100,8 +100,7 @@ class PowerSampler {
   void Loop();
   // REQUIRES: mu_ held. `final_cpu` overrides /proc for one trial.
   void SampleLocked(int64_t final_trial_id, double final_cpu_seconds);
-  void Emit(double now_unix, double interval, int64_t trial_id, Component component,
-            EnergyMethod method, double joules);  // REQUIRES: mu_ held.
+  void NoteError(const std::string& error);  // REQUIRES: mu_ held.
 
   PowerSetup setup_;
   std::shared_ptr<const IntensityProvider> intensity_;
@@ -117,6 +116,8 @@ class PowerSampler {
   std::map<std::pair<int64_t, int>, double> totals_;  // GUARDED_BY(mu_)
   double last_monotonic_ = -1;                   // GUARDED_BY(mu_); -1 before the first reading.
   double last_machine_busy_ = -1;                // GUARDED_BY(mu_)
+  std::vector<double> counter_last_monotonic_;   // GUARDED_BY(mu_); per counter, last good read.
+  std::map<int, double> dropped_joules_;         // GUARDED_BY(mu_); by Component, IdleShare::kExclude.
   std::vector<std::string> read_errors_;         // GUARDED_BY(mu_); distinct, for Describe().
   std::thread thread_;
 };
