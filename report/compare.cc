@@ -193,6 +193,7 @@ std::string RenderComparisonHtml(const Comparison& comparison) {
   scatter_plot.x_label = "g CO2e of the trial";
   scatter_plot.y_label = "validation accuracy (%)";
   scatter_plot.series = scatter;
+  scatter_plot.x_start = PlotSpec::AxisStart::kZero;
   body += "<h2>Anytime curves</h2>\n<div class=\"plots\">\n<figure id=\"plot-anytime\">" + RenderSvgPlot(anytime_plot) +
           "<figcaption>Best validation accuracy so far against the CO2 of the trials ended so far.</figcaption>"
           "</figure>\n<figure id=\"plot-trials\">" +

@@ -67,6 +67,7 @@ PlotSpec AnytimePlot(std::vector<PlotSeries> series) {
   spec.x_label = "cumulative kg CO2e of trials";
   spec.y_label = "best validation accuracy (%)";
   spec.series = std::move(series);
+  spec.x_start = PlotSpec::AxisStart::kZero;
   return spec;
 }
 
@@ -112,6 +113,7 @@ std::string RenderHtmlReport(const SweepReport& report) {
   scatter.x_label = "g CO2e of the trial";
   scatter.y_label = "validation accuracy (%)";
   scatter.series = {TrialScatterSeries(report, sweep.name, SeriesColor(1))};
+  scatter.x_start = PlotSpec::AxisStart::kZero;
   PlotSpec power;
   power.title = "Power over time";
   power.x_label = "minutes since the first sample";

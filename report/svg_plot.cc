@@ -96,6 +96,7 @@ std::string RenderSvgPlot(const PlotSpec& spec) {
     }
   }
   bool has_data = !xs.empty();
+  if (has_data && spec.x_start == PlotSpec::AxisStart::kZero) xs.Add(0);
   if (std::isfinite(spec.reference_y)) ys.Add(spec.reference_y);
   Range x_range = Padded(xs, spec.x_min, spec.x_max);
   Range y_range = Padded(ys, spec.y_min, spec.y_max);
@@ -137,7 +138,7 @@ std::string RenderSvgPlot(const PlotSpec& spec) {
     double y = to_y(spec.reference_y);
     svg << "<line class=\"reference\" x1=\"" << Coord(kLeft) << "\" y1=\"" << Coord(y) << "\" x2=\""
         << Coord(kLeft + plot_width) << "\" y2=\"" << Coord(y) << "\"/>"
-        << "<text class=\"reference-label\" text-anchor=\"end\" x=\"" << Coord(kLeft + plot_width - 4)
+        << "<text class=\"reference-label\" x=\"" << Coord(kLeft + 6)
         << "\" y=\"" << Coord(y - 4) << "\">" << EscapeHtml(spec.reference_label) << "</text>\n";
   }
 
@@ -172,11 +173,15 @@ std::string RenderSvgPlot(const PlotSpec& spec) {
     }
   }
 
-  // Legend, top right inside the plot area, when there is more than one series.
+  // Legend, bottom right inside the plot area (anytime curves climb towards
+  // the top right), on a translucent box so it stays readable over data.
   if (spec.series.size() > 1) {
-    double y = kTop + 14;
+    double x = kLeft + plot_width - 150;
+    double top = kTop + plot_height - 16.0 * spec.series.size() - 8;
+    svg << "<rect class=\"legend-box\" x=\"" << Coord(x - 6) << "\" y=\"" << Coord(top) << "\" width=\"150\" height=\""
+        << Coord(16.0 * spec.series.size() + 4) << "\" fill=\"#ffffff\" fill-opacity=\"0.85\"/>\n";
+    double y = top + 14;
     for (const PlotSeries& series : spec.series) {
-      double x = kLeft + plot_width - 150;
       svg << "<rect class=\"legend-swatch\" x=\"" << Coord(x) << "\" y=\"" << Coord(y - 9) << "\" width=\"10\" "
           << "height=\"10\" fill=\"" << EscapeHtml(series.color) << "\"/>"
           << "<text class=\"legend\" x=\"" << Coord(x + 16) << "\" y=\"" << Coord(y) << "\">"

@@ -38,6 +38,8 @@ struct PlotSpec {
   int height_px = 340;
   // Axis ranges; when min == max the range is taken from the data.
   double x_min = 0, x_max = 0;
+  // kZero: a data-derived x range starts at 0 (amounts of CO2 start from nothing).
+  enum class AxisStart { kData = 0, kZero = 1 } x_start = AxisStart::kData;
   double y_min = 0, y_max = 0;
   // A horizontal reference line (e.g. the linear baseline's accuracy); NaN for none.
   double reference_y;

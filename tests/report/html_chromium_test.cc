@@ -1,0 +1,119 @@
+// The HTML pages opened in a real headless Chromium (Debian's `chromium`):
+// they render, and the plots in the rendered DOM hold the expected points.
+// A screenshot of each page is kept under the build dir's
+// Testing/report-artifacts/ for a person to look at. Skipped, with a
+// message, when chromium is not installed.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "common/files.h"
+#include "report/compare.h"
+#include "report/sweep_report.h"
+#include "tests/report/report_fixture.h"
+#include "tests/testing/temp_dir.h"
+
+#ifndef CS_REPORT_ARTIFACT_DIR
+#define CS_REPORT_ARTIFACT_DIR "report-artifacts"
+#endif
+
+namespace cs {
+namespace {
+
+bool HaveChromium() {
+  std::string output;
+  return testing::RunShell("command -v chromium", &output) == 0;
+}
+
+size_t Count(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// Chromium flags for a container: no sandbox, no GPU, a throwaway profile.
+std::string Chromium(const testing::TempDir& dir) {
+  return "timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run "
+         "--user-data-dir=" + dir.File("profile") + " --hide-scrollbars ";
+}
+
+// Dumps the DOM of `page` as Chromium built it.
+std::string DumpDom(const testing::TempDir& dir, const std::string& page) {
+  std::string output;
+  int status = testing::RunShell(Chromium(dir) + "--dump-dom file://" + page + " 2>/dev/null", &output);
+  INFO(output.substr(0, 2000));
+  REQUIRE(status == 0);
+  return output;
+}
+
+// Screenshots `page` into the artefact dir and checks a PNG came out.
+void Screenshot(const testing::TempDir& dir, const std::string& page, const std::string& name) {
+  std::filesystem::create_directories(CS_REPORT_ARTIFACT_DIR);
+  std::string png = std::string(CS_REPORT_ARTIFACT_DIR) + "/" + name;
+  std::filesystem::remove(png);
+  std::string output;
+  int status = testing::RunShell(
+      Chromium(dir) + "--window-size=1200,1600 --screenshot=" + png + " file://" + page, &output);
+  INFO(output);
+  CHECK(status == 0);
+  Result<std::string> bytes = ReadFile(png);
+  REQUIRE(bytes.ok());
+  CHECK(bytes->size() > 10000);  // a blank 1200x1600 PNG is far smaller than a drawn page.
+  CHECK(bytes->compare(0, 8, "\x89PNG\r\n\x1a\n") == 0);
+  std::cerr << "screenshot kept: " << std::filesystem::absolute(png).string() << "\n";
+}
+
+TEST_CASE("the report page renders in Chromium with every plotted point") {
+  if (!HaveChromium()) {
+    MESSAGE("chromium not installed: skipping the headless-Chromium render test (scripts/setup.sh installs it)");
+    return;
+  }
+  testing::TempDir dir;
+  auto store = testing::BuildFixtureStore(dir.File("store.db"));
+  Result<SweepReport> report = LoadSweepReport(store.get(), "random-a", ReportOptions{});
+  REQUIRE(report.ok());
+  std::string page = dir.Write("report.html", RenderHtmlReport(*report));
+  std::string dom = DumpDom(dir, page);
+  CHECK(dom.find("<h1>Sweep random-a</h1>") != std::string::npos);
+  CHECK(Count(dom, "<svg class=\"plot\"") == 3);
+  // Anytime curve: the 4 trials that ended (finished, failed, finished, interrupted).
+  // Accuracy vs CO2: the 2 trials with an accuracy.
+  CHECK(Count(dom, "<circle class=\"point\"") == 6);
+  CHECK(dom.find("data-x=\"0.025\" data-y=\"88\"") != std::string::npos);  // 25 g -> 88 %
+  CHECK(dom.find("data-x=\"10\" data-y=\"80\"") != std::string::npos);     // trial 0: 10 g, 80 %
+  // Power over time: one line per component.
+  CHECK(Count(dom, "<polyline") >= 3);
+  // Every trial is in the table, the baseline as the reference row.
+  CHECK(Count(dom, "<tr class=\"best\">") == 1);
+  CHECK(Count(dom, "<tr class=\"reference\">") == 1);
+  CHECK(dom.find("http") == dom.find("http://www.w3.org/2000/svg"));  // no network resource
+  Screenshot(dir, page, "report-random-a.png");
+}
+
+TEST_CASE("the compare page overlays both anytime curves in Chromium") {
+  if (!HaveChromium()) {
+    MESSAGE("chromium not installed: skipping the headless-Chromium render test");
+    return;
+  }
+  testing::TempDir dir;
+  auto store = testing::BuildFixtureStore(dir.File("store.db"));
+  std::vector<SweepReport> reports;
+  for (const char* name : {"random-a", "grid-b"}) {
+    Result<SweepReport> report = LoadSweepReport(store.get(), name, ReportOptions{});
+    REQUIRE(report.ok());
+    reports.push_back(std::move(*report));
+  }
+  Result<Comparison> comparison = CompareSweeps(std::move(reports), CompareOptions{});
+  REQUIRE(comparison.ok());
+  std::string page = dir.Write("compare.html", RenderComparisonHtml(*comparison));
+  std::string dom = DumpDom(dir, page);
+  // Anytime: 4 (random-a) + 3 (grid-b); accuracy vs CO2: 2 + 2.
+  CHECK(Count(dom, "<circle class=\"point\" data-series=\"random-a\"") == 6);
+  CHECK(Count(dom, "<circle class=\"point\" data-series=\"grid-b\"") == 5);
+  CHECK(Count(dom, "<tr class=\"reference\">") == 1);
+  Screenshot(dir, page, "compare-random-a-grid-b.png");
+}
+
+}  // namespace
+}  // namespace cs

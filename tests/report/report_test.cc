@@ -1,0 +1,301 @@
+// Reports of stores built by the tests: the codecarbon CSV header and units,
+// the JSON layout, the model-card block, the terminal text, and the summary
+// figures (best trial, anytime curve, other regions) against hand-computed values.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <map>
+#include <sstream>
+
+#include "carbon/intensity.h"
+#include "common/files.h"
+#include "report/codecarbon_csv.h"
+#include "report/sweep_report.h"
+#include "tests/report/report_fixture.h"
+#include "tests/testing/temp_dir.h"
+
+namespace cs {
+namespace {
+
+SweepReport Load(SweepStore* store, const std::string& name) {
+  Result<SweepReport> report = LoadSweepReport(store, name, ReportOptions{});
+  INFO(report.status().ToString());
+  REQUIRE(report.ok());
+  return std::move(*report);
+}
+
+std::vector<std::string> SplitCsvLine(const std::string& line) {
+  std::vector<std::string> fields;
+  std::string field;
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        field += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        field += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      fields.push_back(field);
+      field.clear();
+    } else {
+      field += c;
+    }
+  }
+  fields.push_back(field);
+  return fields;
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+TEST_CASE("the CSV starts with codecarbon's 38 emissions.csv columns in order, then ours") {
+  const std::string kCodecarbonHeader =
+      "timestamp,project_name,run_id,experiment_id,duration,emissions,emissions_rate,cpu_power,gpu_power,ram_power,"
+      "cpu_energy,gpu_energy,ram_energy,energy_consumed,water_consumed,country_name,country_iso_code,region,"
+      "cloud_provider,cloud_region,os,python_version,codecarbon_version,cpu_count,cpu_model,gpu_count,gpu_model,"
+      "longitude,latitude,ram_total_size,tracking_mode,cpu_utilization_percent,gpu_utilization_percent,"
+      "ram_utilization_percent,ram_used_gb,on_cloud,pue,wue";
+  CHECK(CodecarbonColumns().size() == 38);
+  testing::TempDir dir;
+  auto store = testing::BuildFixtureStore(dir.File("store.db"));
+  std::vector<std::string> lines = Lines(RenderCsvReport(Load(store.get(), "random-a")));
+  REQUIRE(lines.size() == 1 + 5);
+  CHECK(lines[0] == kCodecarbonHeader + ",trial_id,trial_index,state,accuracy,test_accuracy,params,energy_methods,"
+                                        "intensity_g_per_kwh,reason");
+}
+
+TEST_CASE("CSV rows carry kg, kWh, W and seconds like codecarbon") {
+  testing::TempDir dir;
+  auto store = testing::BuildFixtureStore(dir.File("store.db"));
+  std::vector<std::string> lines = Lines(RenderCsvReport(Load(store.get(), "random-a")));
+  std::vector<std::string> header = SplitCsvLine(lines[0]);
+  auto column = [&](const std::vector<std::string>& row, const std::string& name) {
+    auto it = std::find(header.begin(), header.end(), name);
+    REQUIRE(it != header.end());
+    return row[it - header.begin()];
+  };
+  // Trial 0: 36000 J over 100 s at 1000 g/kWh; GPU 3/4, CPU 1/4.
+  std::vector<std::string> row = SplitCsvLine(lines[1]);
+  REQUIRE(row.size() == 38 + 9);
+  CHECK(column(row, "timestamp") == "2023-11-14T22:15:00");
+  CHECK(column(row, "project_name") == "random-a");
+  CHECK(std::stod(column(row, "duration")) == doctest::Approx(100));
+  CHECK(std::stod(column(row, "emissions")) == doctest::Approx(0.010));          // kg
+  CHECK(std::stod(column(row, "emissions_rate")) == doctest::Approx(0.0001));    // kg/s
+  CHECK(std::stod(column(row, "energy_consumed")) == doctest::Approx(0.010));    // kWh
+  CHECK(std::stod(column(row, "gpu_energy")) == doctest::Approx(0.0075));
+  CHECK(std::stod(column(row, "cpu_energy")) == doctest::Approx(0.0025));
+  CHECK(std::stod(column(row, "ram_energy")) == doctest::Approx(0));
+  CHECK(std::stod(column(row, "gpu_power")) == doctest::Approx(270));            // W = 27000 J / 100 s
+  CHECK(std::stod(column(row, "cpu_power")) == doctest::Approx(90));
+  CHECK(column(row, "cloud_provider") == "aws");
+  CHECK(column(row, "cloud_region") == "ap-south-1");
+  CHECK(column(row, "on_cloud") == "Y");
+  CHECK(column(row, "gpu_model") == "NVIDIA H200");
+  CHECK(column(row, "gpu_count") == "1");
+  CHECK(column(row, "cpu_model") == "Test CPU 9000");
+  CHECK(column(row, "state") == "finished");
+  CHECK(std::stod(column(row, "accuracy")) == doctest::Approx(0.8));
+  CHECK(column(row, "params") == R"({"batch_size":32,"learning_rate":0.0001})");
+  // The failed trial's reason keeps its comma and quotes through CSV quoting.
+  std::vector<std::string> failed = SplitCsvLine(lines[2]);
+  CHECK(column(failed, "state") == "failed");
+  CHECK(column(failed, "accuracy") == "");
+  CHECK(column(failed, "reason") == "exit status 1: out of memory, \"CUDA\"");
+  // The skipped trial never ran: no energy, no duration.
+  std::vector<std::string> skipped = SplitCsvLine(lines[5]);
+  CHECK(column(skipped, "state") == "skipped_budget");
+  CHECK(std::stod(column(skipped, "emissions")) == 0);
+}
+
+TEST_CASE("the empty sweep's CSV is the header alone and its other formats still render") {
+  testing::TempDir dir;
+  auto store = testing::BuildFixtureStore(dir.File("store.db"));
+  SweepReport report = Load(store.get(), "empty");
+  CHECK(Lines(RenderCsvReport(report)).size() == 1);
+  CHECK(!report.best);
+  CHECK(report.anytime.empty());
+  CHECK(RenderTerminalReport(report).find("(no trials)") != std::string::npos);
+  CHECK(RenderModelCard(report).find("no best-trial block") != std::string::npos);
+  nlohmann::json json = ReportToJson(report);
+  CHECK(json["trials"].empty());
+  CHECK(json["best_trial"].is_null());
+  CHECK(RenderHtmlReport(report).find("no data") != std::string::npos);
+}
+
+TEST_CASE("best trial, totals and the anytime curve match the hand-computed figures") {
+  testing::TempDir dir;
+  auto store = testing::BuildFixtureStore(dir.File("store.db"));
+  SweepReport report = Load(store.get(), "random-a");
+  REQUIRE(report.best);
+  CHECK(report.trials[*report.best].record.index == 2);
+  CHECK(report.spend.total.grams_co2e == doctest::Approx(28));
+  CHECK(report.spend.unattributed.grams_co2e == doctest::Approx(1));
+  CHECK(report.trials_launched == 4);
+  CHECK(report.wall_seconds == doctest::Approx(270));
+  REQUIRE(report.anytime.size() == 4);
+  CHECK(report.anytime[0].cumulative_grams_co2e == doctest::Approx(10));
+  CHECK(report.anytime[1].cumulative_grams_co2e == doctest::Approx(15));
+  CHECK(*report.anytime[1].best_so_far == doctest::Approx(0.80));
+  CHECK(report.anytime[2].cumulative_grams_co2e == doctest::Approx(25));
+  CHECK(*report.anytime[2].best_so_far == doctest::Approx(0.88));
+  CHECK(report.anytime[3].cumulative_grams_co2e == doctest::Approx(27));
+  CHECK(!report.intensity_assumed);
+  CHECK(report.baselines.size() == 1);
+  CHECK(report.hardware.Describe() == "1 x NVIDIA H200, Test CPU 9000 (8 threads), 32 GB RAM");
+}
+
+TEST_CASE("the same energy is priced in Mumbai, Montreal, the world and the cleanest region of the provider") {
+  testing::TempDir dir;
+  auto store = testing::BuildFixtureStore(dir.File("store.db"));
+  SweepReport report = Load(store.get(), "random-a");
+  // 28 g at 1000 g/kWh is 0.028 kWh.
+  double kwh = 0.028;
+  std::map<std::string, const RegionAlternative*> by_key;
+  for (const RegionAlternative& r : report.regions) by_key[r.key] = &r;
+  REQUIRE(by_key.count("aws:ap-south-1"));
+  REQUIRE(by_key.count("aws:ca-central-1"));
+  CHECK(by_key["aws:ap-south-1"]->grams_co2e == doctest::Approx(kwh * FindRegion("aws:ap-south-1")->grams_per_kwh));
+  CHECK(by_key["aws:ca-central-1"]->grams_per_kwh < 100);
+  CHECK(by_key["aws:ap-south-1"]->grams_per_kwh > 500);
+  // The cleanest aws region is at most Montreal's figure.
+  const RegionAlternative* cleanest = nullptr;
+  for (const RegionAlternative& r : report.regions) {
+    if (r.why == "cleanest aws region") cleanest = &r;
+  }
+  double lowest_aws = 1e9;
+  for (const RegionInfo& region : KnownRegions()) {
+    if (region.kind == "cloud" && region.key.rfind("aws:", 0) == 0) lowest_aws = std::min(lowest_aws, region.grams_per_kwh);
+  }
+  if (cleanest == nullptr) {
+    // Montreal itself is the cleanest and was already listed.
+    CHECK(by_key["aws:ca-central-1"]->grams_per_kwh == doctest::Approx(lowest_aws));
+  } else {
+    CHECK(cleanest->grams_per_kwh == doctest::Approx(lowest_aws));
+  }
+  std::string text = RenderTerminalReport(report);
+  CHECK(text.find("aws:ap-south-1") != std::string::npos);
+  CHECK(text.find("aws:ca-central-1") != std::string::npos);
+}
+
+TEST_CASE("a sweep that assumed the world average says so in every human format") {
+  testing::TempDir dir;
+  auto store = testing::BuildFixtureStore(dir.File("store.db"));
+  SweepReport report = Load(store.get(), "world");
+  CHECK(report.intensity_assumed);
+  CHECK(RenderTerminalReport(report).find("ASSUMED") != std::string::npos);
+  CHECK(RenderHtmlReport(report).find("assumed") != std::string::npos);
+  CHECK(RenderModelCard(report).find("world-average grid intensity assumed") != std::string::npos);
+  CHECK(ReportToJson(report)["intensity"]["assumed"] == true);
+}
+
+TEST_CASE("the terminal report lists settings, every trial, totals, best trial and equivalents") {
+  testing::TempDir dir;
+  auto store = testing::BuildFixtureStore(dir.File("store.db"));
+  std::string text = RenderTerminalReport(Load(store.get(), "random-a"));
+  for (const char* expected :
+       {"Settings", "test-space — Devlin et al. 2019", "learning_rate log-uniform", "BERT A.3", "test fixture",
+        "PUE", "NVIDIA H200", "gpu: nvml-energy", "cpu: rapl", "finished", "failed", "interrupted", "skipped_budget",
+        "88.0 %", "best: trial 2", "km", "baseline linear-bow", "Equivalents"}) {
+    INFO(expected);
+    CHECK(text.find(expected) != std::string::npos);
+  }
+}
+
+TEST_CASE("the JSON report holds the documented top-level fields") {
+  testing::TempDir dir;
+  auto store = testing::BuildFixtureStore(dir.File("store.db"));
+  nlohmann::json json = ReportToJson(Load(store.get(), "random-a"));
+  for (const char* field : {"report_version", "generator", "sweep", "task", "task_checksum", "space", "config",
+                            "intensity", "location", "pue", "hardware", "power", "energy_methods", "totals", "trials",
+                            "best_trial", "anytime", "equivalents", "other_regions", "grid", "baselines", "backbone",
+                            "power_samples"}) {
+    INFO(field);
+    CHECK(json.contains(field));
+  }
+  CHECK(json["report_version"] == kReportJsonVersion);
+  CHECK(json["totals"]["grams_co2e"].get<double>() == doctest::Approx(28));
+  CHECK(json["totals"]["trials_by_state"]["finished"] == 2);
+  CHECK(json["trials"].size() == 5);
+  CHECK(json["trials"][0]["epochs"].size() == 1);
+  CHECK(json["trials"][4]["started_at"].is_null());
+  CHECK(json["best_trial"]["index"] == 2);
+  CHECK(json["anytime"].size() == 4);
+  CHECK(json["grid"].is_null());
+  // The JSON document is documented field by field.
+  Result<std::string> doc_file = ReadFile(testing::SourceDir() + "/docs/report-json.md");
+  REQUIRE(doc_file.ok());
+  const std::string& doc = *doc_file;
+  for (auto it = json.begin(); it != json.end(); ++it) {
+    INFO(it.key());
+    CHECK(doc.find("`" + it.key() + "`") != std::string::npos);
+  }
+}
+
+TEST_CASE("the model card has one co2_eq_emissions block for the best trial and one for the search, in grams") {
+  testing::TempDir dir;
+  auto store = testing::BuildFixtureStore(dir.File("store.db"));
+  std::string card = RenderModelCard(Load(store.get(), "random-a"));
+  std::vector<std::string> lines = Lines(card);
+  std::vector<std::string> emissions;
+  for (const std::string& line : lines) {
+    if (line.rfind("  emissions: ", 0) == 0) emissions.push_back(line.substr(13));
+  }
+  REQUIRE(emissions.size() == 2);
+  CHECK(std::stod(emissions[0]) == doctest::Approx(10));  // best trial: 10 g
+  CHECK(std::stod(emissions[1]) == doctest::Approx(28));  // the whole search: 28 g
+  CHECK(card.find("co2_eq_emissions:\n  emissions:") != std::string::npos);
+  CHECK(card.find("  training_type: \"fine-tuning\"") != std::string::npos);
+  CHECK(card.find("  geographical_location: \"") != std::string::npos);
+  CHECK(card.find("(aws:ap-south-1)") != std::string::npos);
+  CHECK(card.find("  hardware_used: \"1 x NVIDIA H200, Test CPU 9000 (8 threads), 32 GB RAM\"") != std::string::npos);
+  CHECK(card.find("  source: \"carbonsweep") != std::string::npos);
+}
+
+TEST_CASE("report formats parse by name and refuse unknown ones with the name") {
+  CHECK(ParseReportFormat("model-card").value() == ReportFormat::kModelCard);
+  Result<ReportFormat> bad = ParseReportFormat("pdf");
+  CHECK(!bad.ok());
+  CHECK(bad.status().message().find("'pdf'") != std::string::npos);
+}
+
+TEST_CASE("an unknown sweep is NotFound and names the known ones") {
+  testing::TempDir dir;
+  auto store = testing::BuildFixtureStore(dir.File("store.db"));
+  Result<SweepReport> report = LoadSweepReport(store.get(), "nope", ReportOptions{});
+  CHECK(report.status().code() == Status::Code::kNotFound);
+  CHECK(report.status().message().find("random-a") != std::string::npos);
+}
+
+TEST_CASE("the backbone's pre-training footprint is read from its backbone.json") {
+  testing::TempDir dir;
+  auto store = testing::BuildFixtureStore(dir.File("store.db"));
+  dir.Write("backbone/backbone.json",
+            R"({"format":1,"provenance":{"joules":7.2e6,"grams_co2e":400,"seconds":3600,"steps":1000}})");
+  ReportOptions options;
+  options.default_backbone_dir = dir.File("backbone");
+  // random-a's config says from_scratch: no backbone footprint.
+  CHECK(!LoadSweepReport(store.get(), "random-a", options)->backbone);
+  // grid-b's trials started from the default (committed) backbone.
+  Result<SweepReport> grid = LoadSweepReport(store.get(), "grid-b", options);
+  REQUIRE(grid.ok());
+  REQUIRE(grid->backbone);
+  CHECK(grid->backbone->grams_co2e == doctest::Approx(400));
+  std::string text = RenderTerminalReport(*grid);
+  CHECK(text.find("Backbone pre-training (amortisable") != std::string::npos);
+  CHECK(ReportToJson(*grid)["backbone"]["kwh"].get<double>() == doctest::Approx(2));
+}
+
+}  // namespace
+}  // namespace cs
