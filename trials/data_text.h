@@ -24,4 +24,20 @@ int LineOfOffset(std::string_view text, size_t offset);
 // Whitespace-separated words, as reported in provenance JSON.
 size_t CountWords(std::string_view text);
 
+// Calls fn(line, line_number) for each '\n'-separated line of `text`, with a
+// trailing "\r" removed; a final '\n' starts no extra line. Numbers from 1.
+template <typename Fn>
+void ForEachLine(std::string_view text, Fn&& fn) {
+  size_t start = 0;
+  int line_number = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(start, end - start);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    fn(line, ++line_number);
+    start = end + 1;
+  }
+}
+
 }  // namespace cs

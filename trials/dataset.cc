@@ -152,20 +152,14 @@ Result<LoadedItems> LoadFortunes() {
       items.labels.push_back(static_cast<int>(topic));
       ++count;
     };
-    size_t start = 0;
-    const std::string& text = *content;
-    while (start < text.size()) {
-      size_t end = text.find('\n', start);
-      if (end == std::string::npos) end = text.size();
-      std::string_view line(text.data() + start, end - start);
+    ForEachLine(*content, [&](std::string_view line, int) {
       if (line == "%") {
         finish();
       } else {
         current.append(line);
         current.push_back('\n');
       }
-      start = end + 1;
-    }
+    });
     finish();
     files.push_back({{"path", path}, {"sha256", sha256}, {"items", count}});
   }
@@ -286,6 +280,42 @@ void AssignLabelIds(const std::vector<std::string>& raw_labels, LoadedItems* ite
   for (const std::string& label : raw_labels) items->labels.push_back(ids[label]);
 }
 
+// One JSONL line: the text and label fields of its object, passed to `add`.
+template <typename Add>
+Status AddJsonLine(const std::string& path, int line, std::string_view raw, const TaskSpec& spec, Add&& add) {
+  std::string where = path + ":" + std::to_string(line);
+  nlohmann::json object;
+  try {
+    object = nlohmann::json::parse(raw);
+  } catch (const nlohmann::json::parse_error& e) {
+    std::string what = e.what();
+    size_t colon = what.rfind(": ");
+    return Status::InvalidArgument(where + ": bad JSON (" + (colon == std::string::npos ? what : what.substr(colon + 2)) +
+                                   ")");
+  }
+  if (!object.is_object()) return Status::InvalidArgument(where + ": expected a JSON object");
+  auto field = [&](const std::string& name, std::string* value) -> Status {
+    auto it = object.find(name);
+    if (it == object.end()) {
+      std::vector<std::string> found;
+      for (const auto& [key, unused] : object.items()) found.push_back(key);
+      return Status::InvalidArgument(where + ": no field '" + name + "' (fields: " + JoinNames(found) + ")");
+    }
+    if (it->is_string()) {
+      *value = it->get<std::string>();
+    } else if (it->is_number_integer() || it->is_boolean()) {
+      *value = it->dump();
+    } else {
+      return Status::InvalidArgument(where + ": field '" + name + "' must be a string or an integer");
+    }
+    return Status::Ok();
+  };
+  std::string text, label;
+  CS_RETURN_IF_ERROR(field(spec.text_column, &text));
+  CS_RETURN_IF_ERROR(field(spec.label_column, &label));
+  return add(line, text, label);
+}
+
 Result<LoadedItems> LoadUserFile(const TaskSpec& spec) {
   const std::string& path = spec.task;
   UserFormat format = FormatOf(path);
@@ -336,47 +366,11 @@ Result<LoadedItems> LoadUserFile(const TaskSpec& spec) {
       CS_RETURN_IF_ERROR(add(record.line, record.fields[*text_index], record.fields[*label_index]));
     }
   } else {
-    size_t start = 0;
-    int line = 0;
-    while (start < text.size()) {
-      size_t end = text.find('\n', start);
-      if (end == std::string::npos) end = text.size();
-      ++line;
-      std::string_view raw(text.data() + start, end - start);
-      start = end + 1;
-      if (CountWords(raw) == 0) continue;  // blank line.
-      std::string where = path + ":" + std::to_string(line);
-      nlohmann::json object;
-      try {
-        object = nlohmann::json::parse(raw);
-      } catch (const nlohmann::json::parse_error& e) {
-        std::string what = e.what();
-        size_t colon = what.rfind(": ");
-        return Status::InvalidArgument(where + ": bad JSON (" +
-                                       (colon == std::string::npos ? what : what.substr(colon + 2)) + ")");
-      }
-      if (!object.is_object()) return Status::InvalidArgument(where + ": expected a JSON object");
-      auto field = [&](const std::string& name, std::string* value) -> Status {
-        auto it = object.find(name);
-        if (it == object.end()) {
-          std::vector<std::string> found;
-          for (const auto& [key, unused] : object.items()) found.push_back(key);
-          return Status::InvalidArgument(where + ": no field '" + name + "' (fields: " + JoinNames(found) + ")");
-        }
-        if (it->is_string()) {
-          *value = it->get<std::string>();
-        } else if (it->is_number_integer() || it->is_boolean()) {
-          *value = it->dump();
-        } else {
-          return Status::InvalidArgument(where + ": field '" + name + "' must be a string or an integer");
-        }
-        return Status::Ok();
-      };
-      std::string item_text, label;
-      CS_RETURN_IF_ERROR(field(spec.text_column, &item_text));
-      CS_RETURN_IF_ERROR(field(spec.label_column, &label));
-      CS_RETURN_IF_ERROR(add(line, item_text, label));
-    }
+    Status status;
+    ForEachLine(text, [&](std::string_view raw, int line) {
+      if (status.ok() && CountWords(raw) > 0) status = AddJsonLine(path, line, raw, spec, add);  // blank lines skipped.
+    });
+    CS_RETURN_IF_ERROR(status);
   }
   if (items.texts.empty()) return Status::InvalidArgument(path + ": no items (the file has no data rows)");
   AssignLabelIds(raw_labels, &items);

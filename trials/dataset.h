@@ -25,8 +25,9 @@
 //    whitespace collapsed; label = topic (sorted names); 3,000 / 1,000 / rest.
 //  - a path ending in .csv (RFC 4180, header row) or .jsonl (one object a
 //    line): text_column/label_column name the fields; labels are strings or
-//    integers, mapped to ids in sorted order of their text; whitespace
-//    collapsed; DataSize::kFull (80/10/10) by default.
+//    integers, mapped to ids in sorted order (numeric order when every label
+//    is an integer, else by text); whitespace collapsed; DataSize::kFull
+//    (80/10/10) by default.
 #pragma once
 
 #include <cstdint>
@@ -102,8 +103,9 @@ Result<TaskSplit> LoadTask(const TaskSpec& spec);
 
 // A permutation of 0..n-1, the same on every platform: Fisher-Yates from the
 // end (for i = n-1 down to 1: j = uniform in [0, i], swap), with
-// j = ((x >> 11) * (i + 1)) >> 53 where x is the next std::mt19937_64(seed)
-// output (53 random bits scaled to the range, no modulo bias worth naming).
+// j = ((x >> 11) * (i + 1)) >> 53 in 128-bit arithmetic, where x is the next
+// std::mt19937_64(seed) output (53 random bits scaled to the range; no
+// modulo, and no library distribution whose algorithm could differ).
 std::vector<int> ShuffleIndices(int n, uint64_t seed);
 
 // sha256 over items written as "<label>\t<text>\n" (label omitted, i.e.

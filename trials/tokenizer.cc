@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "common/files.h"
+#include "trials/data_text.h"
 
 namespace cs {
 
@@ -345,16 +346,7 @@ Result<WordPieceTokenizer> WordPieceTokenizer::LoadVocab(const std::string& path
   Result<std::string> content = ReadFile(path);
   if (!content.ok()) return content.status();
   std::vector<std::string> tokens;
-  size_t start = 0;
-  const std::string& text = *content;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    size_t stop = end;
-    if (stop > start && text[stop - 1] == '\r') --stop;
-    tokens.emplace_back(text, start, stop - start);
-    start = end + 1;
-  }
+  ForEachLine(*content, [&](std::string_view line, int) { tokens.emplace_back(line); });
   Result<WordPieceTokenizer> tokenizer = FromTokens(std::move(tokens), case_handling);
   if (!tokenizer.ok()) return tokenizer.status().WithPrefix(path);
   return tokenizer;

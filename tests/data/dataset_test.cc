@@ -116,6 +116,21 @@ TEST_CASE("a user JSONL file with integer labels loads in numeric label order") 
   CHECK(split->provenance["source"]["sha256"] == Sha256OfFile(spec.task).value());
 }
 
+TEST_CASE("the example data sets in examples/ load with their documented columns") {
+  TaskSpec reviews = DefaultTaskSpec(testing::SourceDir() + "/examples/reviews.csv");
+  Result<TaskSplit> review_split = LoadTask(reviews);
+  REQUIRE_MESSAGE(review_split.ok(), review_split.status().message());
+  CHECK(review_split->label_names == std::vector<std::string>{"negative", "positive"});
+  CHECK(review_split->train.size() == 24);
+
+  TaskSpec topics = DefaultTaskSpec(testing::SourceDir() + "/examples/topics.jsonl");
+  topics.text_column = "body";
+  topics.label_column = "topic";
+  Result<TaskSplit> topic_split = LoadTask(topics);
+  REQUIRE_MESSAGE(topic_split.ok(), topic_split.status().message());
+  CHECK(topic_split->label_names == std::vector<std::string>{"computing", "cooking", "sport"});
+}
+
 TEST_CASE("user data errors name the file and the line") {
   testing::TempDir dir;
   auto spec_for = [&](const std::string& name, const std::string& content) {
@@ -196,10 +211,10 @@ TEST_CASE("the IMDB split is deduplicated, deterministic and disjoint") {
   CHECK(positives < 2200);
   for (const std::string& text : split->train.texts) REQUIRE(text.find("<br />") == std::string::npos);
 
-  Result<TaskSplit> again = LoadTask(TaskSpec());
-  REQUIRE(again.ok());
-  CHECK(again->provenance["split_sha256"] == provenance["split_sha256"]);
-  CHECK(again->test.texts == split->test.texts);
+  // Pinned: the same split on every run and machine. A change here silently
+  // changes what every stored trial was measured on; change it on purpose only.
+  CHECK(provenance["split_sha256"] == "e92b1ad61f5b3bd294e332ae75392c7f092f7ef186bca6ab479f47a2f4d31137");
+  CHECK(provenance["checksums"]["test"] == "0e66ab1e200144a839eec004715d6bac1aaac6e5a7d4124ee5b9c6f7df33b5df");
   TaskSpec other_seed;
   other_seed.data_seed = 1;
   Result<TaskSplit> reseeded = LoadTask(other_seed);
