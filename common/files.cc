@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
 namespace cs {
 
@@ -101,12 +100,26 @@ class Sha256 {
 }  // namespace
 
 Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound(path + ": cannot open (" + ErrnoText() + ")");
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) return Status::IoError(path + ": read failed");
-  return buffer.str();
+  // One read into a pre-sized string: the 64 MB IMDB file is read per trial.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::NotFound(path + ": cannot open (" + ErrnoText() + ")");
+  struct stat info;
+  std::string content;
+  if (::fstat(fd, &info) == 0 && info.st_size > 0) content.reserve(static_cast<size_t>(info.st_size));
+  char buffer[1 << 16];
+  while (true) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      std::string error = ErrnoText();
+      ::close(fd);
+      return Status::IoError(path + ": read failed (" + error + ")");
+    }
+    if (n == 0) break;
+    content.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return content;
 }
 
 Status WriteFileAtomic(const std::string& path, const std::string& content) {
