@@ -1,0 +1,114 @@
+// SlurmLauncher: runs each trial as a Slurm batch job. The orchestrator runs
+// on a login/head node; the trial (`carbonsweep trial ... --meter-self`) runs
+// on a compute node and talks back only through its work dir on the shared
+// filesystem: events.log (the "@cs" event lines), energy.log (its own
+// energy, see slurm_energy.h), checkpoint.pt, result.json, stderr.log.
+//
+// Start() writes <work_dir>/slurm-job.sh and submits it with sbatch. Wait()
+// tails events.log and energy.log by offset (a line is handed on once, when
+// its newline is there) and every `poll_interval_seconds` asks squeue (and
+// scontrol for jobs that ended) how the jobs are. A job that ends produces
+// its remaining lines and then one kExit whose stderr_tail ends with the
+// Slurm state and reason ("slurm: job 42 TIMEOUT (TimeLimit)").
+//
+// A job that ends without having been asked to (PREEMPTED, NODE_FAIL,
+// BOOT_FAIL, or CANCELLED by someone else) is resubmitted from the same work
+// dir, so the trial continues from its last epoch checkpoint; the loop hears
+// {"event":"requeue","job_id":NEW,"previous_job_id":OLD,"state":...,
+// "reason":...} and records the new job id. After `max_requeues` such
+// restarts the next one ends the trial (kExit) instead.
+//
+// After an orchestrator restart, Adopt() follows a job submitted by the
+// previous orchestrator (job id from the store) instead of submitting again.
+//
+// The pid of every LaunchedTrial is 0: the loop does not meter these trials,
+// their energy arrives as {"event":"energy",...} events.
+// Not thread-safe: only the scheduler thread calls it (see launcher.h).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "orchestrator/launcher.h"
+#include "orchestrator/slurm_client.h"
+
+namespace cs {
+
+struct SlurmLauncherOptions {
+  // The carbonsweep binary as the compute nodes see it. Empty: this very
+  // binary (/proc/self/exe), which must then be on a path the nodes share.
+  std::string binary;
+  // Arguments placed before the request's args.
+  std::vector<std::string> leading_args = {"trial"};
+  // Arguments placed after the request's args: the trial meters itself.
+  std::vector<std::string> trailing_args = {"--meter-self"};
+  std::string partition;  // --slurm-partition: sbatch --partition; "" = the cluster's default.
+  std::string gres;       // --slurm-gres: sbatch --gres, e.g. "gpu:1"; "" = none.
+  std::string time_limit; // --slurm-time: sbatch --time, e.g. "02:00:00"; "" = the partition's.
+  std::string extra;      // --slurm-extra: more sbatch flags, split as a shell would.
+  std::string job_name_prefix = "cs";  // job names are "<prefix>-trial-<trial id>".
+  // How often squeue is asked; files are read at every Wait() regardless.
+  double poll_interval_seconds = 2;
+  // How often the work dirs are read while Wait() blocks.
+  double file_poll_seconds = 0.2;
+  // After a graceful Stop(), how long before a plain scancel.
+  double stop_grace_seconds = 30;
+  // Resubmissions of one trial after preemption, node failure or a foreign scancel.
+  int max_requeues = 3;
+  // How much of the end of stderr.log a failure message keeps.
+  size_t stderr_tail_bytes = 4096;
+  Clock* clock = nullptr;  // nullptr = RealClock::Get(). Not owned.
+};
+
+class SlurmLauncher : public TrialLauncher {
+ public:
+  // `client` runs the Slurm tools (MakeRealSlurmClient() in production).
+  SlurmLauncher(SlurmLauncherOptions options, std::unique_ptr<SlurmClient> client);
+  // Jobs still running are left alone: a restarted orchestrator Adopt()s them.
+  ~SlurmLauncher() override;
+
+  // InvalidArgument for unparsable --slurm-extra; IoError when the script
+  // cannot be written or sbatch refuses (its message quoted).
+  Result<LaunchedTrial> Start(const LaunchRequest& request) override;
+  void Wait(double timeout_seconds, std::vector<LauncherEvent>* events) override;
+  // kGraceful: `scancel --signal=TERM --full` (the trial checkpoints and
+  // exits), a plain `scancel` after stop_grace_seconds; a pending job is
+  // cancelled at once. kKill: `scancel` now.
+  void Stop(int64_t trial_id, StopMode mode) override;
+  int Running() const override { return static_cast<int>(jobs_.size()); }
+
+  // Follows the job `job_id` that a previous orchestrator submitted for
+  // `trial_id` in `work_dir` (resume). Nothing is submitted. Events are
+  // replayed from where that job's attempt started in events.log (the store
+  // ignores epochs it already has), energy from the start of energy.log (the
+  // store skips samples it already has). A job Slurm no longer knows ends at
+  // the next poll with kExit kLost, after its last lines.
+  Result<LaunchedTrial> Adopt(int64_t trial_id, const std::string& job_id, const std::string& work_dir);
+
+  // The job ids submitted so far, in order (tests and logs).
+  const std::vector<std::string>& submitted_job_ids() const { return submitted_; }
+
+ private:
+  struct Job;
+  Result<std::string> Submit(Job& job);
+  void ReadFiles(Job& job, std::vector<LauncherEvent>* events);
+  void Poll(std::vector<LauncherEvent>* events);
+  void JobEnded(Job& job, const SlurmJobInfo& info, std::vector<LauncherEvent>* events);
+  void EnforceGracePeriods();
+  void Cancel(const std::string& job_id, const std::vector<std::string>& flags);
+
+  SlurmLauncherOptions options_;
+  std::unique_ptr<SlurmClient> client_;
+  Clock* clock_;
+  std::string binary_;
+  std::map<int64_t, std::unique_ptr<Job>> jobs_;  // by trial id.
+  std::vector<std::string> submitted_;
+  double last_poll_ = -1;  // monotonic seconds; -1: never.
+};
+
+}  // namespace cs

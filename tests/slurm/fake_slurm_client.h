@@ -1,0 +1,117 @@
+// FakeSlurmClient: a scripted Slurm for the launcher's unit tests. It keeps
+// a table of jobs that the test moves between states (Set), answers sbatch,
+// squeue, scontrol and scancel as the real 22.05 tools print, and records
+// every command it was given.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "orchestrator/slurm_client.h"
+
+namespace cs::testing {
+
+class FakeSlurmClient : public SlurmClient {
+ public:
+  struct FakeJob {
+    std::string state = "PENDING";
+    std::string reason = "None";
+    int exit_code = 0;
+    int exit_signal = 0;
+    std::string time_limit = "UNLIMITED";
+  };
+
+  // Shared with the test after the launcher takes ownership of the client.
+  struct Shared {
+    std::map<std::string, FakeJob> jobs;           // by job id; erase = purged from slurmctld.
+    std::vector<std::vector<std::string>> commands;  // every argv, in order.
+    int next_job_id = 1;
+    std::string sbatch_error;  // non-empty: sbatch fails with this message.
+  };
+
+  explicit FakeSlurmClient(Shared* shared) : shared_(shared) {}
+
+  Result<CommandOutput> Run(const std::vector<std::string>& argv) override {
+    shared_->commands.push_back(argv);
+    CommandOutput output;
+    const std::string& tool = argv.at(0);
+    if (tool == "sbatch") {
+      if (!shared_->sbatch_error.empty()) {
+        output.exit_code = 1;
+        output.stderr_text = "sbatch: error: " + shared_->sbatch_error + "\n";
+        return output;
+      }
+      std::string id = std::to_string(shared_->next_job_id++);
+      shared_->jobs[id] = FakeJob{};
+      output.stdout_text = id + "\n";
+    } else if (tool == "squeue") {
+      std::string ids = ValueOf(argv, "--jobs=");
+      bool any = false;
+      for (const std::string& id : Split(ids)) {
+        auto it = shared_->jobs.find(id);
+        if (it == shared_->jobs.end()) continue;
+        any = true;
+        output.stdout_text += id + "|" + it->second.state + "|" + it->second.reason + "\n";
+      }
+      if (!any) {
+        output.exit_code = 1;
+        output.stderr_text = "slurm_load_jobs error: Invalid job id specified\n";
+      }
+    } else if (tool == "scontrol") {
+      auto it = shared_->jobs.find(argv.back());
+      if (it == shared_->jobs.end()) {
+        output.exit_code = 1;
+        output.stderr_text = "slurm_load_jobs error: Invalid job id specified\n";
+      } else {
+        const FakeJob& job = it->second;
+        output.stdout_text = "JobId=" + it->first + " JobName=cs-trial UserId=root(0) JobState=" + job.state +
+                             " Reason=" + job.reason + " Dependency=(null) Requeue=1 Restarts=0 BatchFlag=1 ExitCode=" +
+                             std::to_string(job.exit_code) + ":" + std::to_string(job.exit_signal) +
+                             " RunTime=00:00:02 TimeLimit=" + job.time_limit + " NodeList=node1 Power=\n";
+      }
+    } else if (tool == "scancel") {
+      auto it = shared_->jobs.find(argv.back());
+      bool signal_only = !ValueOf(argv, "--signal=").empty();
+      if (it != shared_->jobs.end() && !signal_only) {
+        it->second.state = "CANCELLED";
+        it->second.exit_signal = 15;
+      }
+    } else {
+      output.exit_code = 127;
+    }
+    return output;
+  }
+
+  // The commands whose argv[0] is `tool`.
+  static std::vector<std::vector<std::string>> CommandsOf(const Shared& shared, const std::string& tool) {
+    std::vector<std::vector<std::string>> found;
+    for (const auto& argv : shared.commands) {
+      if (argv.at(0) == tool) found.push_back(argv);
+    }
+    return found;
+  }
+
+ private:
+  static std::string ValueOf(const std::vector<std::string>& argv, const std::string& prefix) {
+    for (const std::string& arg : argv) {
+      if (arg.rfind(prefix, 0) == 0) return arg.substr(prefix.size());
+    }
+    return "";
+  }
+  static std::vector<std::string> Split(const std::string& ids) {
+    std::vector<std::string> parts;
+    size_t begin = 0;
+    while (begin <= ids.size()) {
+      size_t comma = ids.find(',', begin);
+      if (comma == std::string::npos) comma = ids.size();
+      if (comma > begin) parts.push_back(ids.substr(begin, comma - begin));
+      begin = comma + 1;
+    }
+    return parts;
+  }
+
+  Shared* shared_;
+};
+
+}  // namespace cs::testing

@@ -1,0 +1,397 @@
+// SlurmLauncher against a scripted Slurm (FakeSlurmClient) on a FakeClock:
+// how it submits, tails the work dir, reads job states, requeues, stops and
+// adopts, without a cluster. The same launcher meets the real Slurm in
+// slurm_cluster_test.cc.
+#include <doctest/doctest.h>
+
+#include <fstream>
+
+#include "common/files.h"
+#include "orchestrator/slurm_energy.h"
+#include "orchestrator/slurm_launcher.h"
+#include "tests/slurm/fake_slurm_client.h"
+#include "tests/testing/temp_dir.h"
+
+namespace cs {
+
+namespace {
+
+using testing::FakeSlurmClient;
+
+// A launcher on a fake Slurm and a fake clock, with the trial's work dir.
+struct Fixture {
+  testing::TempDir dir;
+  FakeClock clock;
+  FakeSlurmClient::Shared slurm;
+  std::unique_ptr<SlurmLauncher> launcher;
+
+  explicit Fixture(SlurmLauncherOptions options = {}) {
+    options.binary = "/opt/carbonsweep/bin/carbonsweep";
+    options.clock = &clock;
+    options.poll_interval_seconds = 2;
+    options.stop_grace_seconds = 30;
+    launcher = std::make_unique<SlurmLauncher>(options, std::make_unique<FakeSlurmClient>(&slurm));
+  }
+
+  std::string WorkDir(int64_t trial_id) const { return dir.File("trial-" + std::to_string(trial_id)); }
+
+  LaunchRequest Request(int64_t trial_id) const {
+    LaunchRequest request;
+    request.trial_id = trial_id;
+    request.args = {"--params", R"({"learning_rate":0.001})", "--work-dir", WorkDir(trial_id)};
+    request.work_dir = WorkDir(trial_id);
+    request.threads = 2;
+    return request;
+  }
+
+  // Appends raw text to a file of the trial's work dir, as the worker does.
+  void Append(int64_t trial_id, const std::string& file, const std::string& text) const {
+    std::ofstream out(WorkDir(trial_id) + "/" + file, std::ios::app);
+    out << text;
+  }
+
+  void SetJob(const std::string& job_id, const std::string& state, int exit_code = 0, int exit_signal = 0,
+              const std::string& reason = "None") {
+    FakeSlurmClient::FakeJob& job = slurm.jobs.at(job_id);
+    job.state = state;
+    job.exit_code = exit_code;
+    job.exit_signal = exit_signal;
+    job.reason = reason;
+  }
+
+  // Exactly one poll of Slurm: the poll interval passes, then a Wait() that does not block.
+  std::vector<LauncherEvent> WaitPoll() {
+    clock.Advance(2);
+    std::vector<LauncherEvent> events;
+    launcher->Wait(/*timeout_seconds=*/0, &events);
+    return events;
+  }
+};
+
+std::string EventLine(const std::string& json) { return "@cs " + json + "\n"; }
+
+}  // namespace
+
+TEST_CASE("Start writes a script that execs the trial and submits it with the sbatch flags of the options") {
+  SlurmLauncherOptions options;
+  options.partition = "gpu";
+  options.gres = "gpu:1";
+  options.time_limit = "02:00:00";
+  options.extra = "--qos=high --constraint=\"a100&ib\"";
+  Fixture fixture(options);
+  auto started = fixture.launcher->Start(fixture.Request(7));
+  REQUIRE(started.ok());
+  CHECK(started->pid == 0);
+  CHECK(started->job_id == "1");
+  CHECK(fixture.launcher->Running() == 1);
+
+  auto sbatch = FakeSlurmClient::CommandsOf(fixture.slurm, "sbatch");
+  REQUIRE(sbatch.size() == 1);
+  const std::vector<std::string>& argv = sbatch[0];
+  auto has = [&](const std::string& arg) { return std::find(argv.begin(), argv.end(), arg) != argv.end(); };
+  CHECK(has("--parsable"));
+  CHECK(has("--partition=gpu"));
+  CHECK(has("--gres=gpu:1"));
+  CHECK(has("--time=02:00:00"));
+  CHECK(has("--qos=high"));
+  CHECK(has("--constraint=a100&ib"));
+  CHECK(has("--cpus-per-task=2"));
+  CHECK(has("--job-name=cs-trial-7"));
+  CHECK(argv.back() == fixture.WorkDir(7) + "/slurm-job.sh");
+
+  auto script = ReadFile(fixture.WorkDir(7) + "/slurm-job.sh");
+  REQUIRE(script.ok());
+  CHECK(script->find("exec '/opt/carbonsweep/bin/carbonsweep' 'trial' '--params' '{\"learning_rate\":0.001}' "
+                     "'--work-dir' '" + fixture.WorkDir(7) + "' '--meter-self'\n") != std::string::npos);
+}
+
+TEST_CASE("an unterminated quote in --slurm-extra is refused before anything is submitted") {
+  SlurmLauncherOptions options;
+  options.extra = "--comment='half";
+  Fixture fixture(options);
+  auto started = fixture.launcher->Start(fixture.Request(1));
+  REQUIRE_FALSE(started.ok());
+  CHECK(started.status().code() == Status::Code::kInvalidArgument);
+  CHECK(started.status().message().find("--slurm-extra") != std::string::npos);
+  CHECK(fixture.slurm.commands.empty());
+}
+
+TEST_CASE("sbatch refusing the job is a Start error quoting its message") {
+  Fixture fixture;
+  fixture.slurm.sbatch_error = "invalid partition specified: gpu";
+  auto started = fixture.launcher->Start(fixture.Request(1));
+  REQUIRE_FALSE(started.ok());
+  CHECK(started.status().message().find("invalid partition specified: gpu") != std::string::npos);
+  CHECK(fixture.launcher->Running() == 0);
+}
+
+TEST_CASE("events.log lines come once each, a torn line waits for its newline, energy.log lines are energy events") {
+  Fixture fixture;
+  REQUIRE(fixture.launcher->Start(fixture.Request(3)).ok());
+  fixture.SetJob("1", "RUNNING");
+  fixture.Append(3, "events.log", EventLine(R"({"event":"start","resumed_from_epoch":0})") + "not an event\n" +
+                                      R"(@cs {"event":"epoch","epo)");
+  fixture.Append(3, "energy.log",
+                 R"({"unix_seconds":1700000001.0,"interval_seconds":1.0,"component":"cpu","method":"cpu-time-model","joules":9.5,"watts":9.5})"
+                 "\n");
+  std::vector<LauncherEvent> events = fixture.WaitPoll();
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].event["event"] == "start");
+  CHECK(events[1].event["event"] == "energy");
+  CHECK(events[1].event["joules"] == 9.5);
+  CHECK(events[1].trial_id == 3);
+
+  fixture.Append(3, "events.log", std::string(R"(ch":1,"val_accuracy":0.6})") + "\n");
+  events = fixture.WaitPoll();
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].event["epoch"] == 1);
+  CHECK(events[0].event["val_accuracy"] == 0.6);
+
+  events = fixture.WaitPoll();  // nothing new: nothing again.
+  CHECK(events.empty());
+  CHECK(fixture.launcher->Running() == 1);
+}
+
+TEST_CASE("a completed job reports its last lines, then its exit code") {
+  Fixture fixture;
+  REQUIRE(fixture.launcher->Start(fixture.Request(4)).ok());
+  fixture.WaitPoll();
+  fixture.Append(4, "events.log", EventLine(R"({"event":"end","state":"finished","val_accuracy":0.8})"));
+  fixture.SetJob("1", "COMPLETED", 0, 0);
+  std::vector<LauncherEvent> events = fixture.WaitPoll();
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].event["event"] == "end");
+  CHECK(events[1].kind == LauncherEvent::Kind::kExit);
+  CHECK(events[1].exit.how == TrialExit::How::kExited);
+  CHECK(events[1].exit.exit_code == 0);
+  CHECK(fixture.launcher->Running() == 0);
+}
+
+TEST_CASE("a failed job reports its exit code with the end of stderr.log and the Slurm state") {
+  Fixture fixture;
+  REQUIRE(fixture.launcher->Start(fixture.Request(5)).ok());
+  fixture.Append(5, "stderr.log", "error: CUDA out of memory\n");
+  fixture.SetJob("1", "FAILED", 7, 0, "NonZeroExitCode");
+  std::vector<LauncherEvent> events = fixture.WaitPoll();
+  REQUIRE(events.size() == 1);
+  const TrialExit& exit = events[0].exit;
+  CHECK(exit.how == TrialExit::How::kExited);
+  CHECK(exit.exit_code == 7);
+  CHECK(exit.stderr_tail == "error: CUDA out of memory\nslurm: job 1 FAILED (NonZeroExitCode)");
+}
+
+TEST_CASE("a timed-out job is not resubmitted and names its time limit") {
+  Fixture fixture;
+  REQUIRE(fixture.launcher->Start(fixture.Request(6)).ok());
+  fixture.SetJob("1", "TIMEOUT", 0, 0, "TimeLimit");
+  fixture.slurm.jobs["1"].time_limit = "00:10:00";
+  std::vector<LauncherEvent> events = fixture.WaitPoll();
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].exit.how == TrialExit::How::kLost);
+  CHECK(events[0].exit.stderr_tail == "slurm: job 1 TIMEOUT (TimeLimit), time limit 00:10:00");
+  CHECK(FakeSlurmClient::CommandsOf(fixture.slurm, "sbatch").size() == 1);
+}
+
+TEST_CASE("a preempted or foreign-cancelled job is resubmitted from the same work dir, up to max_requeues") {
+  SlurmLauncherOptions options;
+  options.max_requeues = 2;
+  Fixture fixture(options);
+  REQUIRE(fixture.launcher->Start(fixture.Request(8)).ok());
+  fixture.SetJob("1", "RUNNING");
+  fixture.Append(8, "events.log", EventLine(R"({"event":"epoch","epoch":1,"val_accuracy":0.5})"));
+  fixture.WaitPoll();
+
+  fixture.SetJob("1", "PREEMPTED", 0, 15);
+  std::vector<LauncherEvent> events = fixture.WaitPoll();
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].kind == LauncherEvent::Kind::kEvent);
+  CHECK(events[0].event["event"] == "requeue");
+  CHECK(events[0].event["job_id"] == "2");
+  CHECK(events[0].event["previous_job_id"] == "1");
+  CHECK(events[0].event["state"] == "PREEMPTED");
+  auto sbatch = FakeSlurmClient::CommandsOf(fixture.slurm, "sbatch");
+  REQUIRE(sbatch.size() == 2);
+  CHECK(sbatch[1] == sbatch[0]);  // same script, same flags: the trial resumes from its checkpoint.
+
+  // The new attempt's lines come; the old ones are not repeated.
+  fixture.Append(8, "events.log", EventLine(R"({"event":"start","resumed_from_epoch":1})"));
+  events = fixture.WaitPoll();
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].event["resumed_from_epoch"] == 1);
+
+  fixture.SetJob("2", "CANCELLED", 0, 15);  // someone else's scancel.
+  events = fixture.WaitPoll();
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].event["job_id"] == "3");
+  fixture.SetJob("3", "NODE_FAIL", 0, 0, "NodeDown");
+  events = fixture.WaitPoll();
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].kind == LauncherEvent::Kind::kExit);
+  CHECK(events[0].exit.stderr_tail.find("slurm: job 3 NODE_FAIL (NodeDown); not resubmitted (2 resubmission(s) already)") !=
+        std::string::npos);
+  CHECK(fixture.launcher->Running() == 0);
+}
+
+TEST_CASE("a graceful stop signals the trial, cancels after the grace period, and never requeues") {
+  Fixture fixture;
+  REQUIRE(fixture.launcher->Start(fixture.Request(9)).ok());
+  fixture.SetJob("1", "RUNNING");
+  fixture.WaitPoll();
+  fixture.launcher->Stop(9, StopMode::kGraceful);
+  auto scancel = FakeSlurmClient::CommandsOf(fixture.slurm, "scancel");
+  REQUIRE(scancel.size() == 1);
+  CHECK(scancel[0] == std::vector<std::string>{"scancel", "--signal=TERM", "--full", "1"});
+
+  std::vector<LauncherEvent> events;
+  for (int i = 0; i < 12 && events.empty(); ++i) fixture.launcher->Wait(3, &events);
+  scancel = FakeSlurmClient::CommandsOf(fixture.slurm, "scancel");
+  REQUIRE(scancel.size() == 2);
+  CHECK(scancel[1] == std::vector<std::string>{"scancel", "1"});
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].kind == LauncherEvent::Kind::kExit);
+  CHECK(events[0].exit.how == TrialExit::How::kSignaled);
+  CHECK(events[0].exit.signal == 15);
+  CHECK(FakeSlurmClient::CommandsOf(fixture.slurm, "sbatch").size() == 1);
+}
+
+TEST_CASE("stopping a pending job cancels it at once; a kill cancels at once") {
+  Fixture fixture;
+  REQUIRE(fixture.launcher->Start(fixture.Request(1)).ok());
+  REQUIRE(fixture.launcher->Start(fixture.Request(2)).ok());
+  fixture.SetJob("2", "RUNNING");
+  fixture.WaitPoll();
+  fixture.launcher->Stop(1, StopMode::kGraceful);
+  fixture.launcher->Stop(2, StopMode::kKill);
+  auto scancel = FakeSlurmClient::CommandsOf(fixture.slurm, "scancel");
+  REQUIRE(scancel.size() == 2);
+  CHECK(scancel[0] == std::vector<std::string>{"scancel", "1"});
+  CHECK(scancel[1] == std::vector<std::string>{"scancel", "2"});
+  std::vector<LauncherEvent> events = fixture.WaitPoll();
+  CHECK(events.size() == 2);
+  CHECK(fixture.launcher->Running() == 0);
+}
+
+TEST_CASE("Adopt follows a job a previous orchestrator submitted, without submitting again") {
+  Fixture fixture;
+  REQUIRE(fixture.launcher->Start(fixture.Request(11)).ok());
+  fixture.SetJob("1", "RUNNING");
+  fixture.Append(11, "events.log", EventLine(R"({"event":"epoch","epoch":1,"val_accuracy":0.5})"));
+  fixture.Append(11, "energy.log",
+                 R"({"unix_seconds":1700000001.0,"interval_seconds":1.0,"component":"cpu","method":"cpu-time-model","joules":3,"watts":3})"
+                 "\n");
+  fixture.WaitPoll();
+  fixture.launcher.reset();  // the orchestrator dies; the job runs on.
+
+  SlurmLauncherOptions options;
+  options.clock = &fixture.clock;
+  SlurmLauncher adopted(options, std::make_unique<FakeSlurmClient>(&fixture.slurm));
+  auto launched = adopted.Adopt(11, "1", fixture.WorkDir(11));
+  REQUIRE(launched.ok());
+  CHECK(launched->pid == 0);
+  CHECK(adopted.Running() == 1);
+  std::vector<LauncherEvent> events;
+  adopted.Wait(0, &events);
+  // This attempt's events again (the store ignores epochs it has) and all energy (it skips samples it has).
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].event["event"] == "epoch");
+  CHECK(events[1].event["event"] == "energy");
+  fixture.SetJob("1", "COMPLETED");
+  events.clear();
+  fixture.clock.Advance(2);
+  adopted.Wait(0, &events);
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].kind == LauncherEvent::Kind::kExit);
+  CHECK(FakeSlurmClient::CommandsOf(fixture.slurm, "sbatch").size() == 1);
+}
+
+TEST_CASE("an adopted job Slurm no longer knows ends as lost after two polls") {
+  Fixture fixture;
+  REQUIRE(Status(MakeDirs(fixture.WorkDir(12))).ok());
+  REQUIRE(fixture.launcher->Adopt(12, "77", fixture.WorkDir(12)).ok());
+  CHECK_FALSE(fixture.launcher->Adopt(13, "not-a-job", fixture.WorkDir(12)).ok());
+  std::vector<LauncherEvent> events = fixture.WaitPoll();
+  CHECK(events.empty());
+  events = fixture.WaitPoll();
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].exit.how == TrialExit::How::kLost);
+  CHECK(events[0].exit.stderr_tail == "slurm: job 77 UNKNOWN (Slurm no longer knows the job)");
+}
+
+TEST_CASE("Slurm output parsers") {
+  CHECK(*ParseSbatchJobId("4242\n") == "4242");
+  CHECK(*ParseSbatchJobId("sbatch: warning: something\n4243;cluster\n") == "4243");
+  CHECK_FALSE(ParseSbatchJobId("sbatch: error: Batch job submission failed").ok());
+
+  auto queue = ParseSqueueLines("12|RUNNING|None\n13|PENDING|Resources\ngarbage\n");
+  REQUIRE(queue.size() == 2);
+  CHECK(queue["13"].state == SlurmJobState::kPending);
+  CHECK(queue["13"].reason == "Resources");
+
+  auto jobs = ParseScontrolJobs(
+      "JobId=5 JobName=wrap JobState=CANCELLED Reason=None Restarts=1 ExitCode=0:15 TimeLimit=00:01:00 NodeList=vm\n");
+  REQUIRE(jobs.count("5"));
+  CHECK(jobs["5"].state == SlurmJobState::kCancelled);
+  CHECK(*jobs["5"].exit_signal == 15);
+  CHECK(jobs["5"].restarts == 1);
+  CHECK(jobs["5"].time_limit == "00:01:00");
+  CHECK(ParseSlurmJobState("CANCELLED by 0") == SlurmJobState::kCancelled);
+  CHECK(ParseSlurmJobState("SOMETHING_NEW") == SlurmJobState::kUnknown);
+  CHECK_FALSE(IsTerminal(SlurmJobState::kUnknown));
+  CHECK(IsTerminal(SlurmJobState::kOutOfMemory));
+
+  auto words = SplitShellWords(R"(--qos=high  --comment='a b' --x="c \"d\"" e\ f)");
+  REQUIRE(words.ok());
+  CHECK(*words == std::vector<std::string>{"--qos=high", "--comment=a b", "--x=c \"d\"", "e f"});
+  CHECK(ShellQuote("it's") == R"('it'\''s')");
+}
+
+namespace {
+class FixedIntensity : public IntensityProvider {
+ public:
+  double GramsPerKwhAt(double) const override { return 360; }
+  nlohmann::json Describe() const override { return {{"kind", "constant"}}; }
+};
+}  // namespace
+
+TEST_CASE("an energy event becomes a store row with the orchestrator's PUE and intensity") {
+  auto event = EnergyEventFromLine(
+      R"({"unix_seconds":100.0,"interval_seconds":2.0,"component":"gpu","method":"nvml-energy","joules":500,"watts":250})");
+  REQUIRE(event.has_value());
+  auto row = PowerSampleFromEnergyEvent(*event, /*sweep_id=*/1, /*trial_id=*/2, /*pue=*/1.2, FixedIntensity());
+  REQUIRE(row.ok());
+  CHECK(row->joules == doctest::Approx(600));
+  CHECK(row->watts == doctest::Approx(300));
+  CHECK(row->grams_co2e == doctest::Approx(600 * 360 / 3.6e6));
+  CHECK(row->component == "gpu");
+  CHECK(row->method == "nvml-energy");
+  CHECK_FALSE(EnergyEventFromLine(R"({"unix_seconds":100.0,"interval_s)").has_value());
+  nlohmann::json broken = *event;
+  broken["joules"] = -1;
+  CHECK_FALSE(PowerSampleFromEnergyEvent(broken, 1, 2, 1.0, FixedIntensity()).ok());
+}
+
+TEST_CASE("SelfMeterLog appends this process's metered energy to energy.log") {
+  testing::TempDir dir;
+  MeterOptions options;
+  options.powercap_root = dir.File("no-powercap");
+  options.drm_root = dir.File("no-drm");
+  options.nvml_library = "";
+  auto meter = SelfMeterLog::Start(dir.path(), options, /*interval_seconds=*/0.05);
+  REQUIRE(meter.ok());
+  volatile double sink = 0;
+  for (int i = 0; i < 30000000; ++i) sink = sink + i * 0.5;  // CPU time for the CPU-time model to see.
+  REQUIRE((*meter)->Stop().ok());
+  auto text = ReadFile(dir.File("energy.log"));
+  REQUIRE(text.ok());
+  double cpu_joules = 0;
+  std::istringstream lines(*text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto event = EnergyEventFromLine(line);
+    REQUIRE(event.has_value());
+    if ((*event)["component"] == "cpu") cpu_joules += (*event)["joules"].get<double>();
+  }
+  CHECK(cpu_joules > 0);
+}
+
+}  // namespace cs
