@@ -348,6 +348,7 @@ void SlurmLauncher::JobEnded(Job& job, const SlurmJobInfo& info, std::vector<Lau
     why += "; not resubmitted (" + std::to_string(job.requeues) + " resubmission(s) already)";
   }
 
+  ReportSlurmEnergy(job, events);
   LauncherEvent exit_event;
   exit_event.kind = LauncherEvent::Kind::kExit;
   exit_event.trial_id = job.trial_id;
@@ -370,6 +371,24 @@ void SlurmLauncher::JobEnded(Job& job, const SlurmJobInfo& info, std::vector<Lau
   exit.stderr_tail += why;
   events->push_back(std::move(exit_event));
   job.job_id.clear();
+}
+
+void SlurmLauncher::ReportSlurmEnergy(const Job& job, std::vector<LauncherEvent>* events) {
+  if (!options_.query_slurm_energy || !slurm_energy_available_) return;
+  auto output = client_->Run({"sacct", "--jobs=" + job.job_id, "--allocations", "--noheader", "--parsable2",
+                              "--format=ConsumedEnergyRaw"});
+  if (!output.ok() || output->exit_code != 0) {
+    slurm_energy_available_ = false;  // no slurmdbd: every later job would be refused too.
+    return;
+  }
+  std::string text = output->stdout_text;
+  text.erase(text.find_last_not_of(" \t\r\n") + 1);
+  text.erase(0, text.find_first_not_of(" \t\r\n"));
+  if (text.empty() || text.find_first_not_of("0123456789.") != std::string::npos) return;
+  double joules = std::stod(text);
+  if (joules <= 0) return;  // no energy plugin: sacct prints 0.
+  nlohmann::json event = {{"event", "slurm_energy"}, {"job_id", job.job_id}, {"joules", joules}};
+  events->push_back({LauncherEvent::Kind::kEvent, job.trial_id, std::move(event), {}});
 }
 
 void SlurmLauncher::Cancel(const std::string& job_id, const std::vector<std::string>& flags) {

@@ -21,6 +21,10 @@
 // After an orchestrator restart, Adopt() follows a job submitted by the
 // previous orchestrator (job id from the store) instead of submitting again.
 //
+// Where Slurm accounts energy itself, a job's end is preceded by
+// {"event":"slurm_energy","job_id":ID,"joules":J} (sacct ConsumedEnergyRaw,
+// the whole allocation's energy as Slurm measured it).
+//
 // The pid of every LaunchedTrial is 0: the loop does not meter these trials,
 // their energy arrives as {"event":"energy",...} events.
 // Not thread-safe: only the scheduler thread calls it (see launcher.h).
@@ -60,6 +64,10 @@ struct SlurmLauncherOptions {
   double stop_grace_seconds = 30;
   // Resubmissions of one trial after preemption, node failure or a foreign scancel.
   int max_requeues = 3;
+  // Ask `sacct` for the job's ConsumedEnergyRaw when it ends (clusters with
+  // an acct_gather_energy plugin and slurmdbd). The first refusal (no
+  // accounting) turns the question off for the launcher's lifetime.
+  bool query_slurm_energy = true;
   // How much of the end of stderr.log a failure message keeps.
   size_t stderr_tail_bytes = 4096;
   Clock* clock = nullptr;  // nullptr = RealClock::Get(). Not owned.
@@ -101,6 +109,7 @@ class SlurmLauncher : public TrialLauncher {
   void JobEnded(Job& job, const SlurmJobInfo& info, std::vector<LauncherEvent>* events);
   void EnforceGracePeriods();
   void Cancel(const std::string& job_id, const std::vector<std::string>& flags);
+  void ReportSlurmEnergy(const Job& job, std::vector<LauncherEvent>* events);
 
   SlurmLauncherOptions options_;
   std::unique_ptr<SlurmClient> client_;
@@ -109,6 +118,7 @@ class SlurmLauncher : public TrialLauncher {
   std::map<int64_t, std::unique_ptr<Job>> jobs_;  // by trial id.
   std::vector<std::string> submitted_;
   double last_poll_ = -1;  // monotonic seconds; -1: never.
+  bool slurm_energy_available_ = true;  // false after sacct refused once.
 };
 
 }  // namespace cs

@@ -28,6 +28,8 @@ class FakeSlurmClient : public SlurmClient {
     std::vector<std::vector<std::string>> commands;  // every argv, in order.
     int next_job_id = 1;
     std::string sbatch_error;  // non-empty: sbatch fails with this message.
+    // sacct's answer by job id; a job not here makes sacct fail as without slurmdbd.
+    std::map<std::string, std::string> consumed_energy_raw;
   };
 
   explicit FakeSlurmClient(Shared* shared) : shared_(shared) {}
@@ -76,6 +78,14 @@ class FakeSlurmClient : public SlurmClient {
       if (it != shared_->jobs.end() && !signal_only) {
         it->second.state = "CANCELLED";
         it->second.exit_signal = 15;
+      }
+    } else if (tool == "sacct") {
+      auto it = shared_->consumed_energy_raw.find(ValueOf(argv, "--jobs="));
+      if (it == shared_->consumed_energy_raw.end()) {
+        output.exit_code = 1;
+        output.stderr_text = "Slurm accounting storage is disabled\n";
+      } else {
+        output.stdout_text = it->second + "\n";
       }
     } else {
       output.exit_code = 127;

@@ -167,6 +167,29 @@ TEST_CASE("a completed job reports its last lines, then its exit code") {
   CHECK(fixture.launcher->Running() == 0);
 }
 
+TEST_CASE("where Slurm accounts energy, the job's ConsumedEnergyRaw comes before its exit; without accounting sacct is asked once") {
+  Fixture fixture;
+  REQUIRE(fixture.launcher->Start(fixture.Request(1)).ok());
+  REQUIRE(fixture.launcher->Start(fixture.Request(2)).ok());
+  fixture.slurm.consumed_energy_raw["1"] = "123456";
+  fixture.SetJob("1", "COMPLETED");
+  std::vector<LauncherEvent> events = fixture.WaitPoll();
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].event["event"] == "slurm_energy");
+  CHECK(events[0].event["joules"] == 123456.0);
+  CHECK(events[0].event["job_id"] == "1");
+  CHECK(events[1].kind == LauncherEvent::Kind::kExit);
+
+  SlurmLauncherOptions options;
+  Fixture without_accounting(options);
+  for (int64_t id : {1, 2}) REQUIRE(without_accounting.launcher->Start(without_accounting.Request(id)).ok());
+  without_accounting.SetJob("1", "COMPLETED");
+  without_accounting.SetJob("2", "COMPLETED");
+  events = without_accounting.WaitPoll();
+  CHECK(events.size() == 2);
+  CHECK(FakeSlurmClient::CommandsOf(without_accounting.slurm, "sacct").size() == 1);
+}
+
 TEST_CASE("a failed job reports its exit code with the end of stderr.log and the Slurm state") {
   Fixture fixture;
   REQUIRE(fixture.launcher->Start(fixture.Request(5)).ok());
