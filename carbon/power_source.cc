@@ -3,6 +3,7 @@
 #include "carbon/power_source.h"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -111,11 +112,13 @@ Result<PowerSetup> DetectPowerSources(const MeterOptions& options) {
   setup.cpu_time = MakeProcCpuTimeReader(options.proc_root);
 
   std::vector<int> gpus = options.gpu_indices;
+  bool no_gpu_visible = false;  // CUDA_VISIBLE_DEVICES set but empty: no GPU at all.
   if (gpus.empty()) {
     if (const char* visible = std::getenv("CUDA_VISIBLE_DEVICES")) {
       auto parsed = ParseCudaVisibleDevices(visible);
       if (!parsed.ok()) return parsed.status();
       gpus = *parsed;
+      no_gpu_visible = gpus.empty();
     }
   }
 
@@ -139,6 +142,8 @@ Result<PowerSetup> DetectPowerSources(const MeterOptions& options) {
 
   if (options.nvml_library.empty()) {
     setup.notes.push_back("nvml: not used (disabled by option)");
+  } else if (no_gpu_visible) {
+    setup.notes.push_back("nvml: not used (CUDA_VISIBLE_DEVICES is empty: no GPU given)");
   } else {
     auto nvml = OpenNvml(options.nvml_library, gpus);
     if (nvml.ok()) {
@@ -149,7 +154,9 @@ Result<PowerSetup> DetectPowerSources(const MeterOptions& options) {
     }
   }
 
-  auto hwmon = OpenAmdHwmon(options.drm_root, gpus);
+  auto hwmon = no_gpu_visible ? Result<std::unique_ptr<EnergyCounter>>(Status::NotFound(
+                                   "not used (CUDA_VISIBLE_DEVICES is empty: no GPU given)"))
+                             : OpenAmdHwmon(options.drm_root, gpus);
   if (hwmon.ok()) {
     setup.notes.push_back("hwmon: " + (*hwmon)->Describe().value("summary", std::string("found")));
     setup.counters.push_back(std::move(*hwmon));

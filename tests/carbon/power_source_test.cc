@@ -333,3 +333,22 @@ TEST_CASE("detection picks RAPL and NVML from fake trees") {
 }
 
 }  // namespace cs
+
+namespace cs {
+
+TEST_CASE("an empty CUDA_VISIBLE_DEVICES means no GPU, not every GPU") {
+  testing::TempDir dir;
+  MeterOptions options;
+  options.powercap_root = dir.path() + "/powercap";
+  options.nvml_library = FAKE_NVML_PATH;
+  setenv("CUDA_VISIBLE_DEVICES", "", 1);
+  auto setup = DetectPowerSources(options);
+  unsetenv("CUDA_VISIBLE_DEVICES");
+  REQUIRE(setup.ok());
+  CHECK(setup->counters.empty());
+  bool said = false;
+  for (const std::string& note : setup->notes) said |= note == "nvml: not used (CUDA_VISIBLE_DEVICES is empty: no GPU given)";
+  CHECK(said);
+}
+
+}  // namespace cs

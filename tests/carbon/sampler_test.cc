@@ -102,32 +102,31 @@ TEST_CASE("two concurrent trials split a machine counter by CPU-time share, neve
   CHECK(rig.sampler->TakeSamples().empty());  // drained
 }
 
-TEST_CASE("idle share: emitted as unattributed, or split among the trials") {
-  Rig emit;
-  MakeRig(&emit, true, IdleShare::kEmitUnattributed);
-  emit.cpu->process_ = {{101, 0}};
-  emit.sampler->Track(1, 101, {});
-  emit.clock.Advance(1.0);
-  emit.cpu->process_ = {{101, 0.5}};
-  emit.cpu->machine_ = 1.0;
-  emit.counter->next_ = {{Component::kCpu, -1, EnergyMethod::kRapl, 40.0}};
-  emit.sampler->SampleOnce();
-  auto samples = emit.sampler->TakeSamples();
-  CHECK(Sum(samples, 1, Component::kCpu) == doctest::Approx(20.0));
-  CHECK(Sum(samples, -1, Component::kCpu) == doctest::Approx(20.0));
+// One trial (pid 101) uses 0.5 of the machine's 1.0 busy CPU second while the
+// counter reads 40 J of CPU; returns the samples.
+std::vector<EnergySample> HalfBusyInterval(IdleShare idle_share) {
+  Rig rig;
+  MakeRig(&rig, /*with_counter=*/true, idle_share);
+  rig.cpu->process_ = {{101, 0}};
+  rig.sampler->Track(1, 101, {});
+  rig.clock.Advance(1.0);
+  rig.cpu->process_ = {{101, 0.5}};
+  rig.cpu->machine_ = 1.0;
+  rig.counter->next_ = {{Component::kCpu, -1, EnergyMethod::kRapl, 40.0}};
+  rig.sampler->SampleOnce();
+  return rig.sampler->TakeSamples();
+}
 
-  Rig split;
-  MakeRig(&split, true, IdleShare::kSplitAmongTrials);
-  split.cpu->process_ = {{101, 0}};
-  split.sampler->Track(1, 101, {});
-  split.clock.Advance(1.0);
-  split.cpu->process_ = {{101, 0.5}};
-  split.cpu->machine_ = 1.0;
-  split.counter->next_ = {{Component::kCpu, -1, EnergyMethod::kRapl, 40.0}};
-  split.sampler->SampleOnce();
-  samples = split.sampler->TakeSamples();
-  CHECK(Sum(samples, 1, Component::kCpu) == doctest::Approx(40.0));
-  CHECK(Sum(samples, -1, Component::kCpu) == doctest::Approx(0.0));
+TEST_CASE("idle share: emitted as unattributed, or split among the trials") {
+  auto emitted = HalfBusyInterval(IdleShare::kEmitUnattributed);
+  CHECK(Sum(emitted, 1, Component::kCpu) == doctest::Approx(20.0));
+  CHECK(Sum(emitted, -1, Component::kCpu) == doctest::Approx(20.0));
+  auto split = HalfBusyInterval(IdleShare::kSplitAmongTrials);
+  CHECK(Sum(split, 1, Component::kCpu) == doctest::Approx(40.0));
+  CHECK(Sum(split, -1, Component::kCpu) == doctest::Approx(0.0));
+  auto excluded = HalfBusyInterval(IdleShare::kExclude);
+  CHECK(Sum(excluded, 1, Component::kCpu) == doctest::Approx(20.0));
+  CHECK(Sum(excluded, -1, Component::kCpu) == doctest::Approx(0.0));
 }
 
 TEST_CASE("GPU energy goes to the trial that was given the device") {
