@@ -4,6 +4,7 @@
 namespace cs {
 
 int RunVersionCommand(const std::vector<std::string>& args);
+int RunRegionsCommand(const std::vector<std::string>& args);
 int RunReportCommand(const std::vector<std::string>& args);
 int RunCompareCommand(const std::vector<std::string>& args);
 int RunEstimateCommand(const std::vector<std::string>& args);
@@ -11,6 +12,7 @@ int RunEstimateCommand(const std::vector<std::string>& args);
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
       {"version", "print the version", RunVersionCommand},
+      {"regions", "list known grid carbon intensities by region, with year and source", RunRegionsCommand},
       {"report", "one sweep's emissions report: terminal, csv (codecarbon columns), json, model-card, html", RunReportCommand},
       {"compare", "sweeps side by side: accuracy, CO2, CO2 to near-best, anytime curves", RunCompareCommand},
       {"estimate", "expected energy and CO2 of a planned sweep, measured or from TDP", RunEstimateCommand},
