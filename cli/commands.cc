@@ -4,6 +4,10 @@
 namespace cs {
 
 int RunVersionCommand(const std::vector<std::string>& args);
+int RunRunCommand(const std::vector<std::string>& args);
+int RunResumeCommand(const std::vector<std::string>& args);
+int RunStatusCommand(const std::vector<std::string>& args);
+int RunListCommand(const std::vector<std::string>& args);
 int RunRegionsCommand(const std::vector<std::string>& args);
 int RunReportCommand(const std::vector<std::string>& args);
 int RunCompareCommand(const std::vector<std::string>& args);
@@ -12,6 +16,10 @@ int RunEstimateCommand(const std::vector<std::string>& args);
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
       {"version", "print the version", RunVersionCommand},
+      {"run", "a hyperparameter sweep under a CO2 budget (--budget 50g): random, grid or halving", RunRunCommand},
+      {"resume", "continue an interrupted sweep: finished trials kept, open ones from their checkpoint", RunResumeCommand},
+      {"status", "where one sweep (or every sweep) stands: trials, best accuracy, CO2 of budget, lease", RunStatusCommand},
+      {"list", "the sweeps in a store, one line each", RunListCommand},
       {"regions", "list known grid carbon intensities by region, with year and source", RunRegionsCommand},
       {"report", "one sweep's emissions report: terminal, csv (codecarbon columns), json, model-card, html", RunReportCommand},
       {"compare", "sweeps side by side: accuracy, CO2, CO2 to near-best, anytime curves", RunCompareCommand},

@@ -118,7 +118,9 @@ void FakeLauncher::Wait(double timeout_seconds, std::vector<LauncherEvent>* even
     if (trial.next_step < trial.steps.size()) earliest = std::min(earliest, trial.steps[trial.next_step].after_seconds);
   }
   if (earliest > now) clock_->Advance(earliest - now);
-  now = clock_->MonotonicSeconds();
+  // The clock counts from a large Unix time, so it may land a rounding error
+  // short of `earliest`: steps due by then count as due now.
+  now = std::max(clock_->MonotonicSeconds(), earliest);
   for (auto it = running_.begin(); it != running_.end();) {
     Trial& trial = it->second;
     bool exited = false;

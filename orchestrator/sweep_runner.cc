@@ -122,6 +122,9 @@ class SweepLoop {
   bool CanStartMore();
   bool HoldingForIntensity();
   Status Launch(ActiveTrial trial, bool resumed);
+  // Records trial `trial.index` (the next index) with `state`; returns its id.
+  Result<int64_t> InsertNewTrial(const ActiveTrial& trial, TrialState state, double reserved_grams,
+                                 const std::string& reason);
   void Handle(const LauncherEvent& event);
   void HandleEpoch(ActiveTrial& trial, const nlohmann::json& event);
   void HandleExit(ActiveTrial& trial, const TrialExit& exit);
@@ -206,7 +209,7 @@ Status SweepLoop::TakeLease() {
   auto lease = env_.store->GetLease(sweep_id_);
   if (!lease.ok()) return lease.status();
   if (lease->has_value() && (*lease)->owner != env_.lease_owner && OwnerIsDeadHere((*lease)->owner)) {
-    stale_after = 0;  // its owner is gone: no need to wait for the heartbeat to age.
+    stale_after = -1;  // its owner is gone: take it now, however fresh its last heartbeat.
   }
   return env_.store->AcquireLease(sweep_id_, env_.lease_owner, Now(), stale_after);
 }
@@ -370,6 +373,22 @@ Status SweepLoop::Launch(ActiveTrial trial, bool resumed) {
   return Status::Ok();
 }
 
+Result<int64_t> SweepLoop::InsertNewTrial(const ActiveTrial& trial, TrialState state, double reserved_grams,
+                                          const std::string& reason) {
+  NewTrial row;
+  row.sweep_id = sweep_id_;
+  row.index = trial.index;
+  row.params_json = trial.params.dump();
+  row.reserved_grams_co2e = reserved_grams;
+  row.state = state;
+  row.reason = reason;
+  auto id = env_.store->InsertTrial(row, Now());
+  if (!id.ok()) return id.status();
+  ++next_index_;
+  views_[*id] = TrialView{*id, trial.index, state, {}, 0, std::nullopt};
+  return *id;
+}
+
 void SweepLoop::StartWhatFits() {
   while (static_cast<int>(running_.size()) < config_.parallel && CanStartMore()) {
     // Until one epoch was measured, one trial runs alone: it calibrates the cost model.
@@ -445,22 +464,13 @@ void SweepLoop::StartWhatFits() {
         TrialOutcome outcome;
         outcome.state = TrialState::kStoppedBudget;
         outcome.reason = reason;
-        to_resume_.pop_front();
+        if (!to_resume_.empty() && to_resume_.front().id == record->id) to_resume_.pop_front();
         Status status = env_.store->FinishTrial(record->id, outcome, Now());
         if (!status.ok()) return Fail(status);
         views_[record->id].state = TrialState::kStoppedBudget;
       } else {
-        NewTrial skipped;
-        skipped.sweep_id = sweep_id_;
-        skipped.index = trial.index;
-        skipped.params_json = trial.params.dump();
-        skipped.reserved_grams_co2e = needed;
-        skipped.state = TrialState::kSkippedBudget;
-        skipped.reason = reason;
-        auto id = env_.store->InsertTrial(skipped, Now());
+        auto id = InsertNewTrial(trial, TrialState::kSkippedBudget, needed, reason);
         if (!id.ok()) return Fail(id.status());
-        ++next_index_;
-        views_[*id] = TrialView{*id, trial.index, TrialState::kSkippedBudget, {}, 0, std::nullopt};
       }
       env_.progress->Event({{"event", "trial_skipped"}, {"trial", trial.index}, {"reason", reason}},
                            "trial " + std::to_string(trial.index) + " skipped: " + reason);
@@ -469,20 +479,13 @@ void SweepLoop::StartWhatFits() {
     }
 
     if (record) {
-      if (to_resume_.size() > 0 && to_resume_.front().id == record->id) to_resume_.pop_front();
+      if (!to_resume_.empty() && to_resume_.front().id == record->id) to_resume_.pop_front();
       Status status = env_.store->SetTrialReservation(record->id, reserve);
       if (!status.ok()) return Fail(status);
     } else {
-      NewTrial reserved;
-      reserved.sweep_id = sweep_id_;
-      reserved.index = trial.index;
-      reserved.params_json = trial.params.dump();
-      reserved.reserved_grams_co2e = reserve;
-      auto id = env_.store->InsertTrial(reserved, Now());
+      auto id = InsertNewTrial(trial, TrialState::kReserved, reserve, "");
       if (!id.ok()) return Fail(id.status());
       trial.id = *id;
-      ++next_index_;
-      views_[trial.id] = TrialView{trial.id, trial.index, TrialState::kReserved, {}, 0, std::nullopt};
     }
     Status launched = Launch(std::move(trial), resumed);
     if (!launched.ok()) return Fail(launched);

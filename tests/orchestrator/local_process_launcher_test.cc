@@ -102,10 +102,10 @@ TEST_CASE("a graceful stop sends SIGTERM; a trial that ignores it is killed afte
   // The first prints an end event on SIGTERM, as `carbonsweep trial` does.
   REQUIRE(launcher.Start(ShellRequest(
       1, "trap 'echo \"@cs {\\\"event\\\":\\\"end\\\",\\\"state\\\":\\\"interrupted\\\"}\"; exit 4' TERM;"
-         "echo ready; while true; do sleep 0.01; done", dir)).ok());
+         "echo '@cs {\"event\":\"start\"}'; while true; do sleep 0.01; done", dir)).ok());
   REQUIRE(launcher.Start(ShellRequest(2, "trap '' TERM; echo '@cs {\"event\":\"start\"}'; while true; do sleep 0.01; done", dir)).ok());
   std::vector<LauncherEvent> events;
-  while (events.empty()) launcher.Wait(1.0, &events);  // trial 2 has started (and set its trap).
+  while (events.size() < 2) launcher.Wait(1.0, &events);  // both have set their traps.
   launcher.Stop(1, StopMode::kGraceful);
   launcher.Stop(2, StopMode::kGraceful);
   std::vector<LauncherEvent> rest = WaitForAll(launcher);

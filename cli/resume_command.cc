@@ -1,0 +1,48 @@
+// `carbonsweep resume NAME`: continues a sweep after Ctrl-C, kill -9 or a
+// reboot, from what the store says (orchestrator/session.h).
+#include <functional>
+#include <iostream>
+
+#include "cli/command.h"
+#include "common/units.h"
+#include "orchestrator/session.h"
+
+namespace cs {
+
+namespace po = boost::program_options;
+
+// cli/run_command.cc
+void AddSessionFlags(po::options_description& options);
+int RunSweepSession(const std::string& command, const po::variables_map& vm,
+                    const std::function<Result<SweepOutcome>(const SessionOptions&)>& sweep);
+
+int RunResumeCommand(const std::vector<std::string>& args) {
+  po::options_description options("resume options");
+  options.add_options()("name", po::value<std::string>(), "the sweep to continue")(
+      "budget", po::value<std::string>(), "a new CO2 budget (e.g. to continue a sweep that spent its own)")(
+      "parallel", po::value<int>(), "trials running at once (default: as the sweep was started)")(
+      "threads", po::value<int>(), "CPU threads for all running trials together");
+  AddSessionFlags(options);
+  po::positional_options_description positional;
+  positional.add("name", 1);
+  po::variables_map vm;
+  int exit_code = 0;
+  if (!ParseCommandLine("resume", "NAME [--db FILE] [--budget AMOUNT] [--parallel N]", options, &positional, args,
+                        &vm, &exit_code)) {
+    return exit_code;
+  }
+  if (!vm.count("name")) return ReportError("resume", ExitCode::kBadInput, "which sweep? `carbonsweep list` shows them");
+  ResumeOverrides overrides;
+  if (vm.count("budget")) {
+    auto budget = ParseGramsCo2e(vm["budget"].as<std::string>());
+    if (!budget.ok()) return ReportError("resume", budget.status().WithPrefix("--budget"));
+    overrides.budget_grams_co2e = *budget;
+  }
+  if (vm.count("parallel")) overrides.parallel = vm["parallel"].as<int>();
+  if (vm.count("threads")) overrides.total_threads = vm["threads"].as<int>();
+  std::string name = vm["name"].as<std::string>();
+  return RunSweepSession("resume", vm,
+                         [&](const SessionOptions& session) { return ResumeSweep(name, overrides, session); });
+}
+
+}  // namespace cs

@@ -1,0 +1,165 @@
+// `carbonsweep run`: a new hyperparameter sweep under a CO2 budget
+// (orchestrator/session.h does the work; this file maps flags to SweepConfig).
+#include <unistd.h>
+
+#include <ctime>
+#include <functional>
+#include <iostream>
+
+#include "cli/command.h"
+#include "common/units.h"
+#include "orchestrator/session.h"
+
+namespace cs {
+
+namespace po = boost::program_options;
+
+namespace {
+
+std::string DefaultSweepName() {
+  std::time_t now = std::time(nullptr);
+  char text[64];
+  std::strftime(text, sizeof text, "sweep-%Y%m%d-%H%M%S", std::localtime(&now));
+  return text;
+}
+
+}  // namespace
+
+// Flags every sweep-running command shares (run, resume): output and store.
+// Also used by cli/resume_command.cc.
+void AddSessionFlags(po::options_description& options) {
+  options.add_options()("db", po::value<std::string>()->default_value("carbonsweep.db"), "the store file")(
+      "quiet", po::bool_switch(), "print nothing but errors")(
+      "json", po::bool_switch(), "one JSON object per event on stdout (for scripts)");
+}
+
+// Runs `sweep` with the output mode, store and interrupt handling the flags
+// ask for; prints the outcome's summary and returns its exit code.
+int RunSweepSession(const std::string& command, const po::variables_map& vm,
+                    const std::function<Result<SweepOutcome>(const SessionOptions&)>& sweep) {
+  ProgressMode mode = ProgressMode::kLine;
+  if (vm["json"].as<bool>()) mode = ProgressMode::kJson;
+  if (vm["quiet"].as<bool>()) mode = ProgressMode::kQuiet;
+  ProgressReporter progress(mode, &std::cout, &std::cerr, ::isatty(2) != 0);
+  SessionOptions session;
+  session.db_path = vm["db"].as<std::string>();
+  session.progress = &progress;
+  session.interrupts = InstallInterruptHandlers();
+  Result<SweepOutcome> outcome = sweep(session);
+  progress.Finish();
+  if (!outcome.ok()) return ReportError(command, outcome.status());
+  nlohmann::json fields = {{"event", "sweep_end"},
+                           {"state", SweepStateName(outcome->state)},
+                           {"spent_grams_co2e", outcome->spent_grams_co2e},
+                           {"budget_grams_co2e", outcome->budget_grams_co2e},
+                           {"trials_ended", outcome->trials_ended},
+                           {"summary", outcome->summary}};
+  fields["best_val_accuracy"] = outcome->best_val_accuracy ? nlohmann::json(*outcome->best_val_accuracy) : nullptr;
+  fields["best_trial"] = outcome->best_trial_index ? nlohmann::json(*outcome->best_trial_index) : nullptr;
+  if (mode == ProgressMode::kJson) {
+    std::cout << fields.dump() << "\n" << std::flush;
+  } else if (mode == ProgressMode::kLine) {
+    std::cerr << outcome->summary << "\n";
+  }
+  return static_cast<int>(outcome->exit_code);
+}
+
+int RunRunCommand(const std::vector<std::string>& args) {
+  po::options_description options("run options");
+  options.add_options()
+      ("budget", po::value<std::string>(), "CO2 budget with its unit: 50g, 0.05kg, 1t (required)")
+      ("strategy", po::value<std::string>()->default_value("random"), "random | grid | halving (ASHA over random points)")
+      ("space", po::value<std::string>()->default_value(kDefaultSearchSpace), "a built-in search space name or a JSON file")
+      ("seed", po::value<uint64_t>()->default_value(0), "the sweep's seed: trial k's params depend on (seed, k) only")
+      ("trials", po::value<int64_t>(), "at most this many trials (default: until the budget or the grid ends)")
+      ("name", po::value<std::string>(), "the sweep's name in the store (default: sweep-<date>-<time>)")
+      ("parallel", po::value<int>()->default_value(1), "trials running at once; the threads are split between them")
+      ("threads", po::value<int>()->default_value(0), "CPU threads for all running trials together (0: every core)")
+      ("on-budget", po::value<std::string>()->default_value("stop"), "when the budget is reached: stop (kill running trials) | finish (let them end)")
+      ("prune", po::value<std::string>()->default_value("none"), "none | median: stop trials below the median of finished ones at the same epoch")
+      ("prune-min-epochs", po::value<int>()->default_value(1), "median pruning: never before this many epochs")
+      ("asha-min-epochs", po::value<int>()->default_value(1), "halving: epochs of the first rung")
+      ("asha-max-epochs", po::value<int>(), "halving: epochs of the last rung (default: the space's largest epochs)")
+      ("reduction-factor", po::value<int>()->default_value(3), "halving: keep the top 1/N at each rung")
+      ("max-intensity", po::value<double>(), "hold new trials while the grid intensity exceeds this (gCO2e/kWh)")
+      ("max-delay", po::value<std::string>(), "the longest total hold for --max-intensity, e.g. 6h")
+      ("task", po::value<std::string>(), "the task trials train on (see `carbonsweep trial --help`)")
+      ("train-size", po::value<int64_t>(), "training examples per trial")
+      ("val-size", po::value<int64_t>(), "validation examples")
+      ("test-size", po::value<int64_t>(), "test examples")
+      ("backbone", po::value<std::string>(), "the pre-trained backbone directory")
+      ("from-scratch", po::bool_switch(), "train from random weights instead of the backbone")
+      ("region", po::value<std::string>(), "where the electricity comes from (country, state, cloud region)")
+      ("intensity", po::value<double>(), "grid carbon intensity in gCO2e/kWh")
+      ("intensity-file", po::value<std::string>(), "a CSV time series of intensity (timestamp, gCO2e/kWh)")
+      ("pue", po::value<double>()->default_value(1.0), "power usage effectiveness of the data centre (>= 1)")
+      ("cpu-watts", po::value<double>(), "the whole CPU's power at full load, instead of the model")
+      ("sample-interval", po::value<double>()->default_value(1.0), "seconds between power samples")
+      ("work-root", po::value<std::string>(), "where trial work dirs go (default: <db>.d/<name>/)");
+  AddSessionFlags(options);
+  po::variables_map vm;
+  int exit_code = 0;
+  if (!ParseCommandLine("run", "--budget AMOUNT [options]", options, nullptr, args, &vm, &exit_code)) return exit_code;
+
+  if (!vm.count("budget")) {
+    return ReportError("run", ExitCode::kBadInput, "--budget is required, with its unit (e.g. --budget 50g, 0.05kg, 1t)");
+  }
+  auto budget = ParseGramsCo2e(vm["budget"].as<std::string>());
+  if (!budget.ok()) return ReportError("run", budget.status().WithPrefix("--budget"));
+  SweepConfig config;
+  config.budget_grams_co2e = *budget;
+  config.name = vm.count("name") ? vm["name"].as<std::string>() : DefaultSweepName();
+  config.space = vm["space"].as<std::string>();
+  std::string strategy = vm["strategy"].as<std::string>();
+  if (strategy == "halving") {
+    config.halving = true;
+    config.strategy.kind = StrategyKind::kRandom;
+  } else {
+    auto kind = ParseStrategyKind(strategy);
+    if (!kind.ok()) return ReportError("run", Status::InvalidArgument("--strategy '" + strategy + "': expected random, grid or halving"));
+    config.strategy.kind = *kind;
+  }
+  config.strategy.seed = vm["seed"].as<uint64_t>();
+  if (vm.count("trials")) config.max_trials = vm["trials"].as<int64_t>();
+  config.parallel = vm["parallel"].as<int>();
+  config.total_threads = vm["threads"].as<int>();
+  auto on_budget = ParseOnBudget(vm["on-budget"].as<std::string>());
+  if (!on_budget) return ReportError("run", ExitCode::kBadInput, "--on-budget '" + vm["on-budget"].as<std::string>() + "': expected stop or finish");
+  config.on_budget = *on_budget;
+  std::string prune = vm["prune"].as<std::string>();
+  if (prune != "none" && prune != "median") return ReportError("run", ExitCode::kBadInput, "--prune '" + prune + "': expected none or median");
+  config.prune = prune == "median" ? PruneMode::kMedian : PruneMode::kNone;
+  config.median.min_epochs = vm["prune-min-epochs"].as<int>();
+  config.asha.min_epochs = vm["asha-min-epochs"].as<int>();
+  config.asha.reduction_factor = vm["reduction-factor"].as<int>();
+  if (config.halving) {
+    if (vm.count("asha-max-epochs")) {
+      config.asha.max_epochs = vm["asha-max-epochs"].as<int>();
+    } else if (auto space = LoadSearchSpace(config.space); space.ok() && space->UpperBound("epochs")) {
+      config.asha.max_epochs = static_cast<int>(*space->UpperBound("epochs"));
+    }
+  }
+  if (vm.count("max-intensity")) config.max_intensity_g_per_kwh = vm["max-intensity"].as<double>();
+  if (vm.count("max-delay")) {
+    auto delay = ParseSeconds(vm["max-delay"].as<std::string>());
+    if (!delay.ok()) return ReportError("run", delay.status().WithPrefix("--max-delay"));
+    config.max_delay_seconds = *delay;
+  }
+  if (vm.count("task")) config.task.task = vm["task"].as<std::string>();
+  if (vm.count("train-size")) config.task.train_size = vm["train-size"].as<int64_t>();
+  if (vm.count("val-size")) config.task.val_size = vm["val-size"].as<int64_t>();
+  if (vm.count("test-size")) config.task.test_size = vm["test-size"].as<int64_t>();
+  if (vm.count("backbone")) config.task.backbone = vm["backbone"].as<std::string>();
+  if (vm["from-scratch"].as<bool>()) config.task.init = TrialInit::kFromScratch;
+  if (vm.count("region")) config.carbon.region = vm["region"].as<std::string>();
+  if (vm.count("intensity")) config.carbon.intensity_g_per_kwh = vm["intensity"].as<double>();
+  if (vm.count("intensity-file")) config.carbon.intensity_file = vm["intensity-file"].as<std::string>();
+  config.carbon.pue = vm["pue"].as<double>();
+  if (vm.count("cpu-watts")) config.carbon.cpu_watts = vm["cpu-watts"].as<double>();
+  config.carbon.sample_interval_seconds = vm["sample-interval"].as<double>();
+  if (vm.count("work-root")) config.work_root = vm["work-root"].as<std::string>();
+
+  return RunSweepSession("run", vm, [&](const SessionOptions& session) { return RunNewSweep(config, session); });
+}
+
+}  // namespace cs

@@ -1,0 +1,146 @@
+// `carbonsweep status [NAME]`: where one sweep or every sweep stands, read
+// from the store (read-only, so it works while a sweep runs).
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/command.h"
+#include "common/clock.h"
+#include "common/units.h"
+#include "store/sweep_store.h"
+
+namespace cs {
+
+namespace po = boost::program_options;
+
+// Shared with cli/list_command.cc.
+Result<std::unique_ptr<SweepStore>> OpenReadOnly(const std::string& path) {
+  StoreOptions options;
+  options.create_if_missing = false;
+  options.read_only = true;
+  return SweepStore::Open(path, options);
+}
+
+std::string FormatAccuracyOrDash(const std::optional<double>& accuracy) {
+  if (!accuracy) return "-";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.4f", *accuracy);
+  return text;
+}
+
+std::string FormatUtcForStatus(double unix_seconds) {
+  std::time_t time = static_cast<std::time_t>(unix_seconds);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", std::gmtime(&time));
+  return text;
+}
+
+nlohmann::json SummaryJson(const SweepSummary& summary, const std::optional<LeaseRecord>& lease) {
+  nlohmann::json by_state = nlohmann::json::object();
+  for (int state = 0; state < kTrialStateCount; ++state) {
+    if (summary.trials_by_state[state] > 0) {
+      by_state[TrialStateName(static_cast<TrialState>(state))] = summary.trials_by_state[state];
+    }
+  }
+  const SweepRecord& sweep = summary.sweep;
+  nlohmann::json json = {{"name", sweep.name},
+                         {"state", SweepStateName(sweep.state)},
+                         {"strategy", sweep.strategy},
+                         {"seed", sweep.seed},
+                         {"budget_grams_co2e", sweep.budget_grams_co2e},
+                         {"spent_grams_co2e", summary.spend.total.grams_co2e},
+                         {"spent_joules", summary.spend.total.joules},
+                         {"reserved_grams_co2e", summary.spend.outstanding_reserved_grams_co2e},
+                         {"on_budget", OnBudgetName(sweep.on_budget)},
+                         {"trials", summary.trial_count},
+                         {"trials_by_state", by_state},
+                         {"created_at", FormatUtcForStatus(sweep.created_at_unix)},
+                         {"region", sweep.region},
+                         {"intensity_g_per_kwh", sweep.intensity_g_per_kwh}};
+  json["best_val_accuracy"] = summary.best_val_accuracy ? nlohmann::json(*summary.best_val_accuracy) : nullptr;
+  json["best_trial"] = summary.best_trial_index ? nlohmann::json(*summary.best_trial_index) : nullptr;
+  json["lease"] = lease ? nlohmann::json{{"owner", lease->owner}, {"heartbeat_at", FormatUtcForStatus(lease->heartbeat_at_unix)}}
+                        : nlohmann::json(nullptr);
+  return json;
+}
+
+namespace {
+
+void PrintSummary(const SweepSummary& summary, const std::optional<LeaseRecord>& lease) {
+  const SweepRecord& sweep = summary.sweep;
+  std::cout << "sweep '" << sweep.name << "': " << SweepStateName(sweep.state);
+  if (lease) {
+    double age = RealClock::Get()->NowUnixSeconds() - lease->heartbeat_at_unix;
+    std::cout << ", held by " << lease->owner << " (heartbeat " << FormatSeconds(std::max(0.0, age)) << " ago)";
+  }
+  std::cout << "\n  strategy " << sweep.strategy << ", seed " << sweep.seed << ", created " << FormatUtcForStatus(sweep.created_at_unix)
+            << " UTC on " << sweep.host << "\n";
+  double spent = summary.spend.total.grams_co2e;
+  char share[32];
+  std::snprintf(share, sizeof share, "%.1f%%", sweep.budget_grams_co2e > 0 ? 100 * spent / sweep.budget_grams_co2e : 0);
+  std::cout << "  CO2 " << FormatGrams(spent) << " of " << FormatGrams(sweep.budget_grams_co2e) << " (" << share
+            << "), " << FormatJoules(summary.spend.total.joules) << " at " << sweep.intensity_g_per_kwh << " g/kWh ("
+            << (sweep.region.empty() ? "world average" : sweep.region) << ")";
+  if (summary.spend.outstanding_reserved_grams_co2e > 0) {
+    std::cout << ", " << FormatGrams(summary.spend.outstanding_reserved_grams_co2e) << " reserved";
+  }
+  std::cout << "; on budget: " << OnBudgetName(sweep.on_budget) << "\n";
+  std::cout << "  trials " << summary.trial_count;
+  std::string states;
+  for (int state = 0; state < kTrialStateCount; ++state) {
+    if (summary.trials_by_state[state] == 0) continue;
+    states += (states.empty() ? "" : ", ") + std::string(TrialStateName(static_cast<TrialState>(state))) + " " +
+              std::to_string(summary.trials_by_state[state]);
+  }
+  if (!states.empty()) std::cout << " (" << states << ")";
+  std::cout << "\n  best val acc " << FormatAccuracyOrDash(summary.best_val_accuracy);
+  if (summary.best_trial_index) std::cout << " (trial " << *summary.best_trial_index << ")";
+  std::cout << "\n";
+}
+
+}  // namespace
+
+int RunStatusCommand(const std::vector<std::string>& args) {
+  po::options_description options("status options");
+  options.add_options()("name", po::value<std::string>(), "one sweep (default: every sweep in the store)")(
+      "db", po::value<std::string>()->default_value("carbonsweep.db"), "the store file")(
+      "json", po::bool_switch(), "JSON instead of text");
+  po::positional_options_description positional;
+  positional.add("name", 1);
+  po::variables_map vm;
+  int exit_code = 0;
+  if (!ParseCommandLine("status", "[NAME] [--db FILE] [--json]", options, &positional, args, &vm, &exit_code)) {
+    return exit_code;
+  }
+  auto store = OpenReadOnly(vm["db"].as<std::string>());
+  if (!store.ok()) return ReportError("status", store.status());
+  std::vector<SweepSummary> summaries;
+  if (vm.count("name")) {
+    auto sweep = (*store)->GetSweep(vm["name"].as<std::string>());
+    if (!sweep.ok()) return ReportError("status", sweep.status());
+    auto summary = (*store)->GetSweepSummary(sweep->id);
+    if (!summary.ok()) return ReportError("status", summary.status());
+    summaries.push_back(*summary);
+  } else {
+    auto all = (*store)->ListSweeps();
+    if (!all.ok()) return ReportError("status", all.status());
+    summaries = std::move(*all);
+  }
+  nlohmann::json json = nlohmann::json::array();
+  for (const SweepSummary& summary : summaries) {
+    auto lease = (*store)->GetLease(summary.sweep.id);
+    if (!lease.ok()) return ReportError("status", lease.status());
+    if (vm["json"].as<bool>()) {
+      json.push_back(SummaryJson(summary, *lease));
+    } else {
+      PrintSummary(summary, *lease);
+    }
+  }
+  if (vm["json"].as<bool>()) std::cout << (vm.count("name") ? json[0] : json).dump(2) << "\n";
+  if (summaries.empty() && !vm["json"].as<bool>()) std::cout << "no sweeps in " << vm["db"].as<std::string>() << "\n";
+  return 0;
+}
+
+}  // namespace cs

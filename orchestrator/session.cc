@@ -1,0 +1,209 @@
+#include "orchestrator/session.h"
+
+#include <signal.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "carbon/intensity.h"
+#include "carbon/power_source.h"
+#include "carbon/sampler.h"
+#include "common/clock.h"
+#include "common/units.h"
+#include "orchestrator/local_process_launcher.h"
+
+namespace cs {
+
+namespace {
+
+std::atomic<int> g_interrupts{0};
+
+void CountInterrupt(int) { g_interrupts.fetch_add(1); }
+
+Result<std::unique_ptr<SweepStore>> OpenStoreForWriting(const std::string& db_path, bool create) {
+  StoreOptions options;
+  options.create_if_missing = create;
+  return SweepStore::Open(db_path, options);
+}
+
+IntensityOptions IntensityOptionsOf(const CarbonOptions& carbon) {
+  IntensityOptions options;
+  options.region = carbon.region;
+  options.grams_per_kwh = carbon.intensity_g_per_kwh;
+  options.intensity_file = carbon.intensity_file;
+  return options;
+}
+
+// Everything a sweep runs against on this machine; lives for one run.
+struct ProductionWiring {
+  std::shared_ptr<const IntensityProvider> intensity;
+  std::unique_ptr<PowerSampler> sampler;
+  std::unique_ptr<LocalProcessLauncher> launcher;
+};
+
+Result<ProductionWiring> Wire(const SweepConfig& config, const SessionOptions& options) {
+  ProductionWiring wiring;
+  auto intensity = MakeIntensityProvider(IntensityOptionsOf(config.carbon));
+  if (!intensity.ok()) return intensity.status();
+  wiring.intensity = *intensity;
+  MeterOptions meter;
+  meter.cpu_watts = config.carbon.cpu_watts;
+  meter.pue = config.carbon.pue;
+  auto setup = DetectPowerSources(meter);
+  if (!setup.ok()) return setup.status();
+  SamplerOptions sampler_options;
+  sampler_options.interval_seconds = config.carbon.sample_interval_seconds;
+  wiring.sampler = std::make_unique<PowerSampler>(std::move(*setup), wiring.intensity, sampler_options);
+  LocalLauncherOptions launcher_options;
+  launcher_options.binary = options.trial_binary;
+  wiring.launcher = std::make_unique<LocalProcessLauncher>(launcher_options);
+  return wiring;
+}
+
+Result<SweepOutcome> RunWired(SweepStore& store, int64_t sweep_id, const SweepConfig& config,
+                              const SearchSpace& space, const Strategy& strategy, ProductionWiring& wiring,
+                              const SessionOptions& options) {
+  SweepEnvironment env;
+  env.store = &store;
+  env.launcher = wiring.launcher.get();
+  env.sampler = wiring.sampler.get();
+  env.intensity = wiring.intensity.get();
+  env.clock = RealClock::Get();
+  env.sampling = SamplingMode::kSamplerThread;
+  env.progress = options.progress;
+  env.interrupts = options.interrupts;
+  env.lease_owner = ThisProcessOwner();
+  return RunSweep(sweep_id, config, space, strategy, env);
+}
+
+}  // namespace
+
+const std::atomic<int>* InstallInterruptHandlers() {
+  struct sigaction action {};
+  action.sa_handler = CountInterrupt;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = 0;  // no SA_RESTART: poll() returns at once and the loop sees the interrupt.
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  return &g_interrupts;
+}
+
+std::string DefaultWorkRoot(const std::string& db_path, const std::string& sweep_name) {
+  std::error_code error;
+  std::filesystem::path db = std::filesystem::absolute(db_path, error);
+  if (error) db = db_path;
+  return db.string() + ".d/" + sweep_name;
+}
+
+Status ValidateSweepConfig(const SweepConfig& config) {
+  if (config.name.empty()) return Status::InvalidArgument("--name: must not be empty");
+  for (char c : config.name) {
+    if (c == '/' || c == '\0' || std::iscntrl(static_cast<unsigned char>(c))) {
+      return Status::InvalidArgument("--name '" + config.name + "': must not contain '/' or control characters");
+    }
+  }
+  if (!(config.budget_grams_co2e > 0) || !std::isfinite(config.budget_grams_co2e)) {
+    return Status::InvalidArgument("--budget: must be greater than zero");
+  }
+  if (config.parallel < 1) return Status::InvalidArgument("--parallel " + std::to_string(config.parallel) + ": must be at least 1");
+  if (config.total_threads < 0) return Status::InvalidArgument("--threads: must be at least 1");
+  if (config.max_trials && *config.max_trials < 1) {
+    return Status::InvalidArgument("--trials " + std::to_string(*config.max_trials) + ": must be at least 1");
+  }
+  if (!(config.carbon.sample_interval_seconds > 0) || config.carbon.sample_interval_seconds > 3600) {
+    return Status::InvalidArgument("--sample-interval: must be in (0 s, 1 h]");
+  }
+  if (!(config.carbon.pue >= 1) || config.carbon.pue > 5) return Status::InvalidArgument("--pue: must be in [1, 5]");
+  if (config.halving) {
+    std::string invalid = AshaScheduler(config.asha).Validate();
+    if (!invalid.empty()) return Status::InvalidArgument(invalid);
+  }
+  if (config.max_intensity_g_per_kwh >= 0 && config.max_delay_seconds <= 0) {
+    return Status::InvalidArgument("--max-intensity needs --max-delay (the longest hold, e.g. 6h)");
+  }
+  return Status::Ok();
+}
+
+Result<SweepOutcome> RunNewSweep(SweepConfig config, const SessionOptions& options) {
+  CS_RETURN_IF_ERROR(ValidateSweepConfig(config));
+  auto space = LoadSearchSpace(config.space);
+  if (!space.ok()) return space.status();
+  if (config.halving && !space->UpperBound("epochs")) {
+    return Status::InvalidArgument("--strategy halving: space '" + space->name + "' does not set epochs");
+  }
+  auto strategy = MakeStrategy(*space, config.strategy);
+  if (!strategy.ok()) return strategy.status();
+  if (config.work_root.empty()) config.work_root = DefaultWorkRoot(options.db_path, config.name);
+  auto wiring = Wire(config, options);
+  if (!wiring.ok()) return wiring.status();
+  auto store = OpenStoreForWriting(options.db_path, /*create=*/true);
+  if (!store.ok()) return store.status();
+  if ((*store)->GetSweep(config.name).ok()) {
+    return Status::InvalidArgument("sweep '" + config.name + "' already exists in " + options.db_path +
+                                   " (`carbonsweep resume " + config.name + "` continues it)");
+  }
+  auto sweep_id = CreateSweepRecord(**store, config, *space, **strategy, wiring->sampler->Describe(),
+                                    *wiring->intensity, RealClock::Get()->NowUnixSeconds());
+  if (!sweep_id.ok()) return sweep_id.status();
+  options.progress->Event({{"event", "sweep_start"}, {"sweep", config.name}, {"strategy", (*strategy)->Describe()},
+                           {"budget_grams_co2e", config.budget_grams_co2e}, {"db", options.db_path}},
+                          "sweep '" + config.name + "': " + (*strategy)->Describe() + ", space " + space->name +
+                              ", budget " + FormatGrams(config.budget_grams_co2e) + ", " +
+                              std::to_string(config.parallel) + " at a time");
+  return RunWired(**store, *sweep_id, config, *space, **strategy, *wiring, options);
+}
+
+Result<SweepOutcome> ResumeSweep(const std::string& name, const ResumeOverrides& overrides,
+                                 const SessionOptions& options) {
+  auto store = OpenStoreForWriting(options.db_path, /*create=*/false);
+  if (!store.ok()) return store.status();
+  auto sweep = (*store)->GetSweep(name);
+  if (!sweep.ok()) return sweep.status();
+  nlohmann::json config_json = nlohmann::json::parse(sweep->config_json, nullptr, /*allow_exceptions=*/false);
+  if (config_json.is_discarded()) return Status::Corruption(options.db_path + ": sweep '" + name + "': config is not JSON");
+  auto config = SweepConfig::FromJson(config_json);
+  if (!config.ok()) return config.status().WithPrefix(options.db_path + ": sweep '" + name + "'");
+  config->budget_grams_co2e = sweep->budget_grams_co2e;  // the store's figure (resume --budget may have changed it).
+  if (overrides.budget_grams_co2e) {
+    config->budget_grams_co2e = *overrides.budget_grams_co2e;
+    CS_RETURN_IF_ERROR((*store)->SetSweepBudget(sweep->id, *overrides.budget_grams_co2e, RealClock::Get()->NowUnixSeconds()));
+  }
+  if (overrides.parallel) config->parallel = *overrides.parallel;
+  if (overrides.total_threads) config->total_threads = *overrides.total_threads;
+  CS_RETURN_IF_ERROR(ValidateSweepConfig(*config));
+  auto space = ParseSearchSpaceText(sweep->space_json, options.db_path + ": sweep '" + name + "' space");
+  if (!space.ok()) return space.status();
+  auto strategy = config_json.contains("strategy_state")
+                      ? RestoreStrategy(*space, config_json["strategy_state"])
+                      : MakeStrategy(*space, config->strategy);
+  if (!strategy.ok()) return strategy.status();
+
+  if (sweep->state == SweepState::kDone) {
+    SweepOutcome outcome;
+    outcome.state = SweepState::kDone;
+    outcome.summary = "sweep '" + name + "' is already done; nothing to resume";
+    return outcome;
+  }
+  if (sweep->state == SweepState::kBudgetSpent && !overrides.budget_grams_co2e) {
+    auto spend = (*store)->GetSweepSpend(sweep->id);
+    if (!spend.ok()) return spend.status();
+    if (spend->total.grams_co2e >= config->budget_grams_co2e * 0.999) {
+      SweepOutcome outcome;
+      outcome.state = SweepState::kBudgetSpent;
+      outcome.exit_code = ExitCode::kBudgetSpent;
+      outcome.spent_grams_co2e = spend->total.grams_co2e;
+      outcome.budget_grams_co2e = config->budget_grams_co2e;
+      outcome.summary = "sweep '" + name + "' has spent its budget (" + FormatGrams(spend->total.grams_co2e) +
+                        " of " + FormatGrams(config->budget_grams_co2e) + "); `resume " + name +
+                        " --budget MORE` continues it";
+      return outcome;
+    }
+  }
+  auto wiring = Wire(*config, options);
+  if (!wiring.ok()) return wiring.status();
+  options.progress->Event({{"event", "sweep_resume"}, {"sweep", name}, {"db", options.db_path}},
+                          "resuming sweep '" + name + "' (" + SweepStateName(sweep->state) + ")");
+  return RunWired(**store, sweep->id, *config, *space, **strategy, *wiring, options);
+}
+
+}  // namespace cs
