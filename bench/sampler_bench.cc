@@ -1,7 +1,8 @@
 // sampler_bench: the power sampler's own CPU time as a share of a busy
 // trial's CPU time, at 1 Hz and 10 Hz, side by side with the sampler off.
 //
-// A child burns a fixed amount of CPU (the "trial"); the parent does nothing
+// A child (this binary exec'd with --burn) burns a fixed amount of CPU (the
+// "trial"); the parent does nothing
 // but run the sampler thread (tracking the child) and wait, so the parent's
 // own CPU time (getrusage RUSAGE_SELF) is the sampler's cost. Each setting
 // runs `--repeats` times; medians are printed.
@@ -17,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "carbon/intensity.h"
@@ -35,16 +37,24 @@ double WallSeconds() {
   return now.tv_sec + now.tv_nsec / 1e9;
 }
 
+// Spins until this process has used `cpu_seconds` of CPU.
+void Burn(double cpu_seconds) {
+  timespec used{};
+  volatile double sink = 0;
+  do {
+    for (int i = 0; i < 100000; ++i) sink = sink + i * 0.5;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &used);
+  } while (used.tv_sec + used.tv_nsec / 1e9 < cpu_seconds);
+}
+
+// The trial: this binary exec'd again with --burn, as the orchestrator
+// execs a trial (so the parent pays no copy-on-write faults a bare fork would).
 pid_t StartBusyChild(double cpu_seconds) {
+  std::string seconds = std::to_string(cpu_seconds);
   pid_t pid = fork();
   if (pid == 0) {
-    timespec used{};
-    volatile double sink = 0;
-    do {
-      for (int i = 0; i < 100000; ++i) sink = sink + i * 0.5;
-      clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &used);
-    } while (used.tv_sec + used.tv_nsec / 1e9 < cpu_seconds);
-    _exit(0);
+    execl("/proc/self/exe", "sampler_bench", "--burn", seconds.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
   }
   return pid;
 }
@@ -98,6 +108,10 @@ double Median(std::vector<double> values) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 3 && !std::strcmp(argv[1], "--burn")) {
+    Burn(std::atof(argv[2]));
+    return 0;
+  }
   double trial_cpu_seconds = 5;
   int repeats = 3;
   for (int i = 1; i + 1 < argc; i += 2) {
