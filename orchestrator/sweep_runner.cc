@@ -119,6 +119,12 @@ class SweepLoop {
   // --- the loop ---
   void HandleInterrupts();
   void StartWhatFits();
+  // What the next free slot would run.
+  struct NextWork {
+    enum class Kind { kNothing, kResume, kPromote, kNew } kind = Kind::kNothing;
+    EarlyStopDecision decision;  // halving: kPromote's trial and rung, kNew's first rung.
+  };
+  NextWork PickNext();
   bool CanStartMore();
   bool HoldingForIntensity();
   Status Launch(ActiveTrial trial, bool resumed);
@@ -141,6 +147,8 @@ class SweepLoop {
   std::optional<int64_t> TrialsPlanned() const;
   std::vector<TrialProgress> Progress() const;
   SweepOutcome Finish();
+  // Halving, at the end: trials left paused at a rung were not promoted; they end pruned.
+  void PruneUnpromoted();
   std::optional<SweepSpend> Spend();
 
   const int64_t sweep_id_;
@@ -271,6 +279,16 @@ Status SweepLoop::LoadTrials() {
       }
     }
     view.target_epoch = static_cast<int>(view.val_accuracy.size());
+    bool unfinished_run = IsOpenTrialState(trial.state) || trial.state == TrialState::kInterrupted;
+    if (config_.halving && unfinished_run) {
+      // It was training toward the next rung when it stopped: that rung is still its target.
+      for (int rung : asha_.RungEpochs()) {
+        if (rung > view.target_epoch) {
+          view.target_epoch = rung;
+          break;
+        }
+      }
+    }
     cost_.Observe(trial.id, trial.energy.grams_co2e, static_cast<int>(view.val_accuracy.size()), examples);
     views_[trial.id] = view;
     next_index_ = std::max(next_index_, trial.index + 1);
@@ -316,17 +334,27 @@ void SweepLoop::HandleInterrupts() {
   interrupts_handled_ = seen;
 }
 
-bool SweepLoop::CanStartMore() {
-  if (interrupted_ || budget_reached_ || !fatal_.ok()) return false;
-  if (!to_resume_.empty()) return true;
+SweepLoop::NextWork SweepLoop::PickNext() {
+  NextWork next;
+  if (interrupted_ || budget_reached_ || !fatal_.ok()) return next;
+  if (!to_resume_.empty()) {
+    next.kind = NextWork::Kind::kResume;
+    return next;
+  }
+  bool new_allowed = (!config_.max_trials || next_index_ < *config_.max_trials) &&
+                     strategy_.Point(next_index_).has_value();
   if (config_.halving) {
-    for (const auto& [id, view] : views_) {
-      if (view.state == TrialState::kPaused && !running_.count(id)) return true;
+    next.decision = asha_.Decide(Progress());
+    if (next.decision.action == EarlyStopAction::kPromote) {
+      next.kind = NextWork::Kind::kPromote;
+      return next;
     }
   }
-  if (config_.max_trials && next_index_ >= *config_.max_trials) return false;
-  return strategy_.Point(next_index_).has_value();
+  if (new_allowed) next.kind = NextWork::Kind::kNew;
+  return next;
 }
+
+bool SweepLoop::CanStartMore() { return PickNext().kind != NextWork::Kind::kNothing; }
 
 bool SweepLoop::HoldingForIntensity() {
   holding_.clear();
@@ -390,7 +418,9 @@ Result<int64_t> SweepLoop::InsertNewTrial(const ActiveTrial& trial, TrialState s
 }
 
 void SweepLoop::StartWhatFits() {
-  while (static_cast<int>(running_.size()) < config_.parallel && CanStartMore()) {
+  while (static_cast<int>(running_.size()) < config_.parallel) {
+    NextWork next = PickNext();
+    if (next.kind == NextWork::Kind::kNothing) return;
     // Until one epoch was measured, one trial runs alone: it calibrates the cost model.
     if (!cost_.calibrated() && !running_.empty()) return;
     if (HoldingForIntensity()) return;
@@ -400,39 +430,30 @@ void SweepLoop::StartWhatFits() {
                                       spend->outstanding_reserved_grams_co2e);
 
     ActiveTrial trial;
-    bool resumed = false;
+    bool resumed = next.kind != NextWork::Kind::kNew;
     std::optional<TrialRecord> record;
-    if (!to_resume_.empty()) {
-      record = to_resume_.front();
-      resumed = true;
-    }
-    std::optional<EarlyStopDecision> promotion;
-    if (!record && config_.halving) {
-      EarlyStopDecision decision = asha_.Decide(Progress());
-      if (decision.action == EarlyStopAction::kPromote) {
-        auto stored = env_.store->GetTrial(decision.trial_id);
-        if (!stored.ok()) return Fail(stored.status());
-        record = *stored;
-        resumed = true;
-        promotion = decision;
-      } else {
-        trial.stop_after_epoch = decision.stop_after_epoch;
-      }
+    if (next.kind == NextWork::Kind::kResume) record = to_resume_.front();
+    if (next.kind == NextWork::Kind::kPromote) {
+      auto stored = env_.store->GetTrial(next.decision.trial_id);
+      if (!stored.ok()) return Fail(stored.status());
+      record = *stored;
     }
     if (record) {
       trial.id = record->id;
       trial.index = record->index;
       trial.params = nlohmann::json::parse(record->params_json, nullptr, /*allow_exceptions=*/false);
       trial.work_dir = record->work_dir.empty() ? WorkDirFor(record->index) : record->work_dir;
-      if (promotion) trial.stop_after_epoch = promotion->stop_after_epoch;
-      if (!promotion && config_.halving) trial.stop_after_epoch = views_[trial.id].target_epoch;
+      if (config_.halving) {
+        trial.stop_after_epoch = next.kind == NextWork::Kind::kPromote ? next.decision.stop_after_epoch
+                                                                       : views_[trial.id].target_epoch;
+      }
     } else {
-      if (config_.max_trials && next_index_ >= *config_.max_trials) return;
-      std::optional<nlohmann::json> point = strategy_.Point(next_index_);
-      if (!point) return;
       trial.index = next_index_;
-      trial.params = *point;
-      if (config_.halving) trial.params["epochs"] = config_.asha.max_epochs;
+      trial.params = *strategy_.Point(next_index_);
+      if (config_.halving) {
+        trial.params["epochs"] = config_.asha.max_epochs;
+        trial.stop_after_epoch = next.decision.stop_after_epoch;
+      }
       trial.work_dir = WorkDirFor(trial.index);
     }
     if (!trial.params.is_object()) return Fail(Status::Corruption("trial " + std::to_string(trial.index) + ": stored params are not JSON"));
@@ -524,6 +545,10 @@ void SweepLoop::HandleEpoch(ActiveTrial& trial, const nlohmann::json& event) {
   int target = trial.stop_after_epoch > 0 ? trial.stop_after_epoch : trial.epochs;
   int epochs_left = target - record.epoch;
   if (epochs_left <= 0) return;
+  if (HoldingForIntensity()) {
+    // Carbon-aware: pause at this epoch boundary; it resumes from the checkpoint when the grid is cleaner.
+    return StopTrial(trial, StopCause::kHold, holding_, StopMode::kGraceful);
+  }
   double needed = trial_grams / record.epoch * epochs_left;
   auto spend = Spend();
   if (!spend) return;
@@ -561,7 +586,10 @@ void SweepLoop::HandleExit(ActiveTrial& trial, const TrialExit& exit) {
   } else if (trial.stop_cause == StopCause::kPruned) {
     outcome.state = TrialState::kPruned;
     outcome.reason = trial.stop_reason;
-  } else if (trial.stop_cause == StopCause::kInterrupt || trial.stop_cause == StopCause::kHold ||
+  } else if (trial.stop_cause == StopCause::kHold) {
+    outcome.state = TrialState::kInterrupted;
+    outcome.reason = "paused by the carbon-aware hold (" + trial.stop_reason + ")";
+  } else if (trial.stop_cause == StopCause::kInterrupt ||
              end_state == TrialEndStateName(TrialEndState::kInterrupted)) {
     outcome.state = TrialState::kInterrupted;
     outcome.reason = trial.stop_reason.empty() ? "interrupted (" + exit.Describe() + ")" : trial.stop_reason;
@@ -600,6 +628,10 @@ void SweepLoop::HandleExit(ActiveTrial& trial, const TrialExit& exit) {
       trial_grams = stored->energy.grams_co2e;
       cost_.Observe(trial.id, trial_grams, static_cast<int>(view.val_accuracy.size()), trial.examples_seen);
     }
+  }
+  if (trial.stop_cause == StopCause::kHold && fatal_.ok() && !interrupted_) {
+    auto stored = env_.store->GetTrial(trial.id);
+    if (stored.ok()) to_resume_.push_back(*stored);
   }
   if (IsEndState(outcome.state)) {
     trial_seconds_sum_ += env_.clock->MonotonicSeconds() - trial.started_monotonic;
@@ -750,6 +782,27 @@ void SweepLoop::ReportStatus(bool force) {
   env_.progress->Status(snapshot, force);
 }
 
+void SweepLoop::PruneUnpromoted() {
+  for (auto& [id, view] : views_) {
+    if (view.state != TrialState::kPaused) continue;
+    auto stored = env_.store->GetTrial(id);
+    if (!stored.ok()) return Fail(stored.status());
+    TrialOutcome outcome;
+    outcome.state = TrialState::kPruned;
+    outcome.best_epoch = stored->best_epoch;
+    outcome.val_accuracy = stored->val_accuracy;
+    outcome.test_accuracy = stored->test_accuracy;
+    outcome.seconds = stored->seconds;
+    outcome.steps = stored->steps;
+    outcome.examples = stored->examples;
+    outcome.exit_status = stored->exit_status;
+    outcome.reason = "halving: not promoted past epoch " + std::to_string(view.val_accuracy.size());
+    Status status = env_.store->FinishTrial(id, outcome, Now());
+    if (!status.ok()) return Fail(status);
+    view.state = TrialState::kPruned;
+  }
+}
+
 SweepOutcome SweepLoop::Finish() {
   SweepOutcome outcome;
   outcome.budget_grams_co2e = sweep_.budget_grams_co2e;
@@ -762,6 +815,7 @@ SweepOutcome SweepLoop::Finish() {
     outcome.state = SweepState::kBudgetSpent;
     outcome.exit_code = ExitCode::kBudgetSpent;
   }
+  if (fatal_.ok() && outcome.state == SweepState::kDone && config_.halving) PruneUnpromoted();
   if (fatal_.ok()) {
     Status status = env_.store->SetSweepState(sweep_id_, outcome.state, Now());
     if (!status.ok()) fatal_ = status;

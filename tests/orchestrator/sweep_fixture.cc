@@ -60,8 +60,9 @@ Result<SweepOutcome> SweepFixture::Run() {
     if (!space.ok()) return space.status();
     auto strategy = MakeStrategy(*space, config.strategy);
     if (!strategy.ok()) return strategy.status();
-    ConstantIntensity intensity(RegionInfo{"TEST", "Test", "country", grams_per_kwh, 2024, "tests"}, false);
-    auto id = CreateSweepRecord(*store_, config, *space, **strategy, nlohmann::json::object(), intensity,
+    ConstantIntensity constant(RegionInfo{"TEST", "Test", "country", grams_per_kwh, 2024, "tests"}, false);
+    const IntensityProvider& provider = intensity ? *intensity : constant;
+    auto id = CreateSweepRecord(*store_, config, *space, **strategy, nlohmann::json::object(), provider,
                                 clock_.NowUnixSeconds());
     if (!id.ok()) return id.status();
     sweep_id_ = *id;
@@ -78,8 +79,11 @@ Result<SweepOutcome> SweepFixture::RunOnce() {
   if (!strategy.ok()) return strategy.status();
   launcher_ = std::make_unique<FakeLauncher>(
       &clock_, [this](const LaunchRequest& request, int attempt) { return ScriptFor(request, attempt); });
-  auto intensity = std::make_shared<ConstantIntensity>(
-      RegionInfo{"TEST", "Test", "country", grams_per_kwh, 2024, "tests"}, false);
+  std::shared_ptr<const IntensityProvider> provider = intensity;
+  if (!provider) {
+    provider = std::make_shared<ConstantIntensity>(RegionInfo{"TEST", "Test", "country", grams_per_kwh, 2024, "tests"},
+                                                   false);
+  }
   PowerSetup setup;
   setup.options.ram_rule = RamRule::kNone;
   setup.options.idle_share = IdleShare::kExclude;
@@ -91,7 +95,7 @@ Result<SweepOutcome> SweepFixture::RunOnce() {
   SamplerOptions sampler_options;
   sampler_options.interval_seconds = config.carbon.sample_interval_seconds;
   sampler_options.clock = &clock_;
-  PowerSampler sampler(std::move(setup), intensity, sampler_options);
+  PowerSampler sampler(std::move(setup), provider, sampler_options);
   std::ostringstream out, err;
   ProgressReporter progress(ProgressMode::kJson, &out, &err, false);
 
@@ -99,7 +103,7 @@ Result<SweepOutcome> SweepFixture::RunOnce() {
   env.store = store_.get();
   env.launcher = launcher_.get();
   env.sampler = &sampler;
-  env.intensity = intensity.get();
+  env.intensity = provider.get();
   env.clock = &clock_;
   env.sampling = SamplingMode::kOnTick;
   env.progress = &progress;

@@ -45,6 +45,8 @@ class SweepFixture {
   std::atomic<int> interrupts{0};
   // Called at each trial launch (index, attempt): lets a test interrupt at a chosen moment.
   std::function<void(int64_t index, int attempt)> on_launch;
+  // A time-varying intensity instead of the constant grams_per_kwh.
+  std::shared_ptr<const IntensityProvider> intensity;
 
   // Creates the sweep (first call) and runs it with a fresh launcher and sampler.
   Result<SweepOutcome> Run();

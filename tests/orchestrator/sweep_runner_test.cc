@@ -4,6 +4,7 @@
 
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "tests/orchestrator/sweep_fixture.h"
 
@@ -258,6 +259,105 @@ TEST_CASE("a grid sweep runs each cell once in the stored order and ends done") 
   std::set<std::string> cells;
   for (const TrialRecord& trial : trials) cells.insert(trial.params_json);
   CHECK(cells.size() == 4);
+}
+
+}  // namespace cs
+
+namespace cs {
+
+namespace {
+
+// Epoch events printed (by trial index, epoch) in a sweep's JSON output.
+std::multiset<std::pair<int64_t, int>> EpochEvents(const std::string& json_lines) {
+  std::multiset<std::pair<int64_t, int>> events;
+  std::istringstream lines(json_lines);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto event = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (event.is_object() && event.value("event", "") == "epoch") events.insert({event["trial"].get<int64_t>(), event["epoch"].get<int>()});
+  }
+  return events;
+}
+
+}  // namespace
+
+TEST_CASE("median pruning stops a trial below the median of finished trials at the same epoch") {
+  SweepFixture sweep;
+  sweep.config.space = "carbonsweep-small";
+  sweep.config.max_trials = 12;
+  sweep.config.prune = PruneMode::kMedian;
+  sweep.config.median.min_trials = 3;
+  auto outcome = sweep.Run();
+  REQUIRE(outcome.ok());
+  std::vector<TrialRecord> trials = sweep.Trials();
+  REQUIRE(trials.size() == 12);
+  int pruned = CountState(trials, TrialState::kPruned);
+  CHECK(pruned >= 1);
+  for (const TrialRecord& trial : trials) {
+    if (trial.state != TrialState::kPruned) continue;
+    CHECK(trial.reason.find("median") != std::string::npos);
+    CHECK(trial.energy.joules > 0);  // its energy stays in the ledger.
+  }
+  // The first three finish unpruned: the median needs three finished trials.
+  for (int k = 0; k < 3; ++k) CHECK(trials[k].state == TrialState::kFinished);
+}
+
+TEST_CASE("halving pauses trials at rungs, promotes the best from their checkpoints, trains no epoch twice") {
+  SweepFixture sweep;
+  sweep.config.space = "carbonsweep-small";
+  sweep.config.max_trials = 9;
+  sweep.config.halving = true;
+  sweep.config.asha = AshaOptions{/*min_epochs=*/1, /*max_epochs=*/4, /*reduction_factor=*/3};
+  auto outcome = sweep.Run();
+  REQUIRE_MESSAGE(outcome.ok(), outcome.status().message());
+  CHECK(outcome->state == SweepState::kDone);
+  std::vector<TrialRecord> trials = sweep.Trials();
+  REQUIRE(trials.size() == 9);
+  int full = 0, promoted = 0;
+  for (const TrialRecord& trial : trials) {
+    auto epochs = sweep.store().ListEpochs(trial.id);
+    REQUIRE(epochs.ok());
+    if (epochs->size() == 4) ++full;
+    if (trial.attempts > 1) ++promoted;
+    CHECK((trial.state == TrialState::kFinished || trial.state == TrialState::kPruned));
+    if (trial.state == TrialState::kPruned) CHECK(trial.reason.find("not promoted") != std::string::npos);
+  }
+  CHECK(full >= 1);
+  CHECK(full < 9);
+  CHECK(promoted >= 1);
+  std::multiset<std::pair<int64_t, int>> events = EpochEvents(sweep.json_output());
+  std::set<std::pair<int64_t, int>> distinct(events.begin(), events.end());
+  CHECK(events.size() == distinct.size());  // each (trial, epoch) trained once.
+}
+
+TEST_CASE("carbon-aware holding starts nothing while the grid is dirty and pauses running trials at an epoch") {
+  SweepFixture sweep;
+  double t0 = sweep.clock().NowUnixSeconds();
+  // Clean for a minute, dirty for 9 minutes, clean again (one row a minute).
+  std::string csv = "timestamp,grams_per_kwh\n";
+  for (int minute = 0; minute <= 30; ++minute) {
+    csv += std::to_string(static_cast<int64_t>(t0) + 60 * minute) + "," + (minute >= 1 && minute < 10 ? "900" : "100") + "\n";
+  }
+  auto series = SeriesIntensity::Parse(csv, "test-series");
+  REQUIRE_MESSAGE(series.ok(), series.status().message());
+  sweep.intensity = std::shared_ptr<const IntensityProvider>(std::move(*series));
+  sweep.config.max_trials = 6;
+  sweep.config.max_intensity_g_per_kwh = 500;
+  sweep.config.max_delay_seconds = 3600;
+  std::vector<double> launches;
+  sweep.on_launch = [&](int64_t, int) { launches.push_back(sweep.clock().NowUnixSeconds() - t0); };
+  auto outcome = sweep.Run();
+  REQUIRE_MESSAGE(outcome.ok(), outcome.status().message());
+  CHECK(outcome->state == SweepState::kDone);
+  for (double at : launches) CHECK_MESSAGE((at < 60 || at >= 600), "launched at " << at << " s");
+  CHECK(CountState(sweep.Trials(), TrialState::kFinished) == 6);
+  CHECK(outcome->summary.find("held") != std::string::npos);
+  // At the dirty intensity only the trial caught running kept on, up to its next epoch boundary.
+  auto samples = sweep.store().ListPowerSamples(sweep.sweep_id());
+  REQUIRE(samples.ok());
+  double dirty_seconds = 0;
+  for (const PowerSampleRow& row : *samples) dirty_seconds += row.intensity_g_per_kwh > 500 ? row.interval_seconds : 0;
+  CHECK(dirty_seconds <= sweep.behaviour.seconds_per_epoch + 1);
 }
 
 }  // namespace cs
