@@ -12,6 +12,9 @@ int RunRegionsCommand(const std::vector<std::string>& args);
 int RunReportCommand(const std::vector<std::string>& args);
 int RunCompareCommand(const std::vector<std::string>& args);
 int RunEstimateCommand(const std::vector<std::string>& args);
+int RunTrialCommand(const std::vector<std::string>& args);
+int RunBaselineCommand(const std::vector<std::string>& args);
+int RunPretrainCommand(const std::vector<std::string>& args);
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
@@ -24,6 +27,9 @@ const std::vector<Command>& Commands() {
       {"report", "one sweep's emissions report: terminal, csv (codecarbon columns), json, model-card, html", RunReportCommand},
       {"compare", "sweeps side by side: accuracy, CO2, CO2 to near-best, anytime curves", RunCompareCommand},
       {"estimate", "expected energy and CO2 of a planned sweep, measured or from TDP", RunEstimateCommand},
+      {"trial", "one fine-tuning job (what a sweep launches): --params JSON, events on stdout, --out result.json", RunTrialCommand},
+      {"baseline", "the cheap model: TF-IDF + logistic regression on the same split, in seconds", RunBaselineCommand},
+      {"pretrain", "pre-train the backbone on unlabelled text (metered); writes encoder, vocab and backbone.json", RunPretrainCommand},
   };
   return kCommands;
 }

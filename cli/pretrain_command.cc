@@ -1,0 +1,184 @@
+// `carbonsweep pretrain`: pre-trains the backbone (trials/pretrain.h) on the
+// books, speeches and the default task's unlabelled pool, metering itself
+// with the carbon module like any trial, and writes the backbone directory.
+#include <csignal>
+#include <iostream>
+
+#include "carbon/intensity.h"
+#include "carbon/power_source.h"
+#include "carbon/sampler.h"
+#include "cli/command.h"
+#include "common/units.h"
+#include "trials/dataset.h"
+#include "trials/pretrain.h"
+
+namespace cs {
+
+namespace po = boost::program_options;
+
+namespace {
+
+constexpr int64_t kSelfTrialId = 0;  // the pre-training is the one "trial" this sampler meters.
+
+std::atomic<bool> g_stop_requested{false};
+void RequestStop(int) { g_stop_requested = true; }
+
+// The carbon module's self-meter behind pre-training's EnergyMeter: CPU (and
+// RAM) joules of this process, grams at the chosen intensity.
+class SamplerEnergyMeter : public EnergyMeter {
+ public:
+  explicit SamplerEnergyMeter(std::unique_ptr<PowerSampler> sampler) : sampler_(std::move(sampler)) {}
+  ~SamplerEnergyMeter() override { sampler_->Stop(); }
+
+  EnergyReading Read() override {
+    sampler_->SampleOnce();
+    for (const EnergySample& sample : sampler_->TakeSamples()) {
+      if (sample.trial_id == kSelfTrialId) grams_co2e_ += sample.grams_co2e;
+    }
+    EnergyReading reading;
+    reading.joules = sampler_->TotalJoules(kSelfTrialId, Component::kCpu) +
+                     sampler_->TotalJoules(kSelfTrialId, Component::kRam) +
+                     sampler_->TotalJoules(kSelfTrialId, Component::kGpu);
+    reading.grams_co2e = grams_co2e_;
+    return reading;
+  }
+  nlohmann::json Describe() const override { return sampler_->Describe(); }
+
+ private:
+  std::unique_ptr<PowerSampler> sampler_;
+  double grams_co2e_ = 0;  // summed from the drained samples.
+};
+
+Result<std::unique_ptr<SamplerEnergyMeter>> StartMeter(const IntensityOptions& intensity_options, double pue) {
+  MeterOptions meter_options;
+  meter_options.pue = pue;
+  Result<PowerSetup> setup = DetectPowerSources(meter_options);
+  if (!setup.ok()) return setup.status();
+  Result<std::shared_ptr<const IntensityProvider>> intensity = MakeIntensityProvider(intensity_options);
+  if (!intensity.ok()) return intensity.status();
+  SamplerOptions sampler_options;
+  sampler_options.interval_seconds = 10.0;  // one process, long run: coarse samples suffice.
+  auto sampler = std::make_unique<PowerSampler>(std::move(*setup), *intensity, sampler_options);
+  CS_RETURN_IF_ERROR(sampler->MeterSelf(kSelfTrialId));
+  sampler->Start();
+  return std::make_unique<SamplerEnergyMeter>(std::move(sampler));
+}
+
+}  // namespace
+
+int RunPretrainCommand(const std::vector<std::string>& args) {
+  PretrainOptions defaults;
+  po::options_description options("pretrain options");
+  options.add_options()("out", po::value<std::string>()->default_value("models/backbone"),
+                        "backbone directory to write (encoder.pt, vocab.txt, backbone.json)")(
+      "minutes", po::value<double>()->default_value(0), "wall minutes of training steps (or --steps)")(
+      "steps", po::value<int64_t>()->default_value(0), "exact optimizer steps (wins over --minutes)")(
+      "vocab-size", po::value<int>()->default_value(defaults.vocab_size), "WordPiece vocab size, specials included")(
+      "seq-len", po::value<int>()->default_value(defaults.seq_len), "tokens per chunk incl. [CLS] and [SEP]")(
+      "mask-rate", po::value<double>()->default_value(defaults.mask_rate), "share of tokens predicted")(
+      "batch", po::value<int>()->default_value(defaults.batch_size), "chunks per optimizer step")(
+      "lr", po::value<double>()->default_value(defaults.learning_rate), "peak AdamW learning rate")(
+      "warmup-steps", po::value<int>()->default_value(defaults.warmup_steps), "linear warmup steps")(
+      "threads", po::value<int>()->default_value(defaults.threads), "torch threads")(
+      "seed", po::value<uint64_t>()->default_value(defaults.seed), "seeds init, data order and masking")(
+      "layers", po::value<int>()->default_value(defaults.encoder.layers), "encoder layers")(
+      "hidden", po::value<int>()->default_value(defaults.encoder.hidden), "encoder width")(
+      "heads", po::value<int>()->default_value(defaults.encoder.heads), "attention heads")(
+      "ff", po::value<int>()->default_value(defaults.encoder.ff), "feed-forward width")(
+      "embedding-init", po::value<std::string>()->default_value(EmbeddingInitName(defaults.embedding_init)),
+      "ppmi-svd (word vectors from the corpus) | random")(
+      "pool-task", po::value<std::string>()->default_value("imdb"),
+      "task whose unlabelled pool (default split) joins the corpus; \"none\" for books and speeches only")(
+      "sources", po::value<std::string>()->default_value("sotu,brown,moby_dick"),
+      "books and speeches: any of sotu, brown, moby_dick, comma-separated, or \"none\"")(
+      "heldout-chunks", po::value<int>()->default_value(defaults.heldout_chunks),
+      "chunks kept out of training for the held-out loss")(
+      "checkpoint-minutes", po::value<double>()->default_value(defaults.checkpoint_seconds / 60.0),
+      "minutes between checkpoints")(
+      "resume", "continue the checkpoint in <out>/checkpoint")(
+      "stop-after-steps", po::value<int64_t>()->default_value(0),
+      "stop (resumably, exit code 4) once this many steps are done")(
+      "region", po::value<std::string>()->default_value(""), "grid region for the CO2, e.g. FR")(
+      "intensity", po::value<double>(), "grid intensity in gCO2e/kWh")(
+      "pue", po::value<double>()->default_value(1.0), "data-centre power usage effectiveness");
+  po::variables_map vm;
+  int exit_code = 0;
+  if (!ParseCommandLine("pretrain", "--out DIR (--minutes M | --steps N) [--resume] [options]", options, nullptr,
+                        args, &vm, &exit_code)) {
+    return exit_code;
+  }
+  PretrainOptions pretrain = defaults;
+  pretrain.out_dir = vm["out"].as<std::string>();
+  pretrain.minutes = vm["minutes"].as<double>();
+  pretrain.steps = vm["steps"].as<int64_t>();
+  pretrain.vocab_size = vm["vocab-size"].as<int>();
+  pretrain.seq_len = vm["seq-len"].as<int>();
+  pretrain.mask_rate = vm["mask-rate"].as<double>();
+  pretrain.batch_size = vm["batch"].as<int>();
+  pretrain.learning_rate = vm["lr"].as<double>();
+  pretrain.warmup_steps = vm["warmup-steps"].as<int>();
+  pretrain.threads = vm["threads"].as<int>();
+  pretrain.seed = vm["seed"].as<uint64_t>();
+  pretrain.encoder.layers = vm["layers"].as<int>();
+  pretrain.encoder.hidden = vm["hidden"].as<int>();
+  pretrain.encoder.heads = vm["heads"].as<int>();
+  pretrain.encoder.ff = vm["ff"].as<int>();
+  pretrain.heldout_chunks = vm["heldout-chunks"].as<int>();
+  pretrain.checkpoint_seconds = vm["checkpoint-minutes"].as<double>() * 60.0;
+  pretrain.stop_after_steps = vm["stop-after-steps"].as<int64_t>();
+  pretrain.resume = vm.count("resume") ? ResumeMode::kResume : ResumeMode::kFresh;
+  Result<EmbeddingInit> init = ParseEmbeddingInit(vm["embedding-init"].as<std::string>());
+  if (!init.ok()) return ReportError("pretrain", init.status());
+  pretrain.embedding_init = *init;
+
+  const std::string pool_task = vm["pool-task"].as<std::string>();
+  if (pool_task != "none") pretrain.corpus.pool_task = DefaultTaskSpec(pool_task);
+  pretrain.corpus.sources.clear();
+  const std::string sources = vm["sources"].as<std::string>();
+  if (sources != "none") {
+    size_t start = 0;
+    while (start <= sources.size()) {
+      const size_t comma = std::min(sources.find(',', start), sources.size());
+      const std::string name = sources.substr(start, comma - start);
+      bool known = false;
+      for (CorpusSource source : {CorpusSource::kSotu, CorpusSource::kBrown, CorpusSource::kMobyDick}) {
+        if (name == CorpusSourceName(source)) {
+          pretrain.corpus.sources.push_back(source);
+          known = true;
+        }
+      }
+      if (!known) {
+        return ReportError("pretrain", ExitCode::kBadInput,
+                           "--sources: '" + name + "' is not one of sotu, brown, moby_dick, none");
+      }
+      start = comma + 1;
+    }
+  }
+  Status valid = ValidatePretrainOptions(pretrain);
+  if (!valid.ok()) return ReportError("pretrain", valid);
+
+  IntensityOptions intensity_options;
+  intensity_options.region = vm["region"].as<std::string>();
+  if (vm.count("intensity")) intensity_options.grams_per_kwh = vm["intensity"].as<double>();
+  Result<std::unique_ptr<SamplerEnergyMeter>> meter = StartMeter(intensity_options, vm["pue"].as<double>());
+  if (!meter.ok()) return ReportError("pretrain", meter.status());
+
+  pretrain.stop_requested = &g_stop_requested;
+  std::signal(SIGINT, RequestStop);
+  std::signal(SIGTERM, RequestStop);
+  Result<PretrainResult> result = RunPretraining(pretrain, meter->get());
+  if (!result.ok()) return ReportError("pretrain", result.status());
+  const nlohmann::json& provenance = result->provenance;
+  const nlohmann::json& energy = provenance["energy"];
+  if (result->end == PretrainEnd::kInterrupted) {
+    std::cout << "interrupted at step " << provenance["steps"] << "; continue with the same command and --resume\n";
+    return static_cast<int>(ExitCode::kInterrupted);
+  }
+  std::cout << "backbone written to " << pretrain.out_dir << ": " << provenance["steps"] << " steps, "
+            << provenance["tokens"] << " tokens, " << FormatSeconds(provenance["timing"]["wall_seconds"].get<double>())
+            << " wall, " << FormatJoules(energy["joules"].get<double>()) << ", "
+            << FormatGrams(energy["grams_co2e"].get<double>()) << " CO2e\n";
+  return 0;
+}
+
+}  // namespace cs
