@@ -3,10 +3,12 @@
 #include <unistd.h>
 
 #include <ctime>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 
 #include "cli/command.h"
+#include "common/files.h"
 #include "common/units.h"
 #include "orchestrator/session.h"
 
@@ -15,6 +17,13 @@ namespace cs {
 namespace po = boost::program_options;
 
 namespace {
+
+// Paths are stored with the sweep: absolute, so `resume` works from any directory.
+std::string AbsolutePath(const std::string& path) {
+  std::error_code error;
+  std::filesystem::path absolute = std::filesystem::absolute(path, error);
+  return error ? path : absolute.string();
+}
 
 std::string DefaultSweepName() {
   std::time_t now = std::time(nullptr);
@@ -89,6 +98,7 @@ int RunRunCommand(const std::vector<std::string>& args) {
       ("test-size", po::value<int64_t>(), "test examples")
       ("backbone", po::value<std::string>(), "the pre-trained backbone directory")
       ("from-scratch", po::bool_switch(), "train from random weights instead of the backbone")
+      ("vocab", po::value<std::string>(), "vocab.txt for --from-scratch when there is no backbone")
       ("region", po::value<std::string>(), "where the electricity comes from (country, state, cloud region)")
       ("intensity", po::value<double>(), "grid carbon intensity in gCO2e/kWh")
       ("intensity-file", po::value<std::string>(), "a CSV time series of intensity (timestamp, gCO2e/kWh)")
@@ -145,19 +155,23 @@ int RunRunCommand(const std::vector<std::string>& args) {
     if (!delay.ok()) return ReportError("run", delay.status().WithPrefix("--max-delay"));
     config.max_delay_seconds = *delay;
   }
-  if (vm.count("task")) config.task.task = vm["task"].as<std::string>();
+  if (vm.count("task")) {
+    config.task.task = vm["task"].as<std::string>();
+    if (FileExists(config.task.task)) config.task.task = AbsolutePath(config.task.task);  // a user's CSV/JSONL.
+  }
   if (vm.count("train-size")) config.task.train_size = vm["train-size"].as<int64_t>();
   if (vm.count("val-size")) config.task.val_size = vm["val-size"].as<int64_t>();
   if (vm.count("test-size")) config.task.test_size = vm["test-size"].as<int64_t>();
-  if (vm.count("backbone")) config.task.backbone = vm["backbone"].as<std::string>();
+  if (vm.count("backbone")) config.task.backbone = AbsolutePath(vm["backbone"].as<std::string>());
   if (vm["from-scratch"].as<bool>()) config.task.init = TrialInit::kFromScratch;
+  if (vm.count("vocab")) config.task.vocab = AbsolutePath(vm["vocab"].as<std::string>());
   if (vm.count("region")) config.carbon.region = vm["region"].as<std::string>();
   if (vm.count("intensity")) config.carbon.intensity_g_per_kwh = vm["intensity"].as<double>();
-  if (vm.count("intensity-file")) config.carbon.intensity_file = vm["intensity-file"].as<std::string>();
+  if (vm.count("intensity-file")) config.carbon.intensity_file = AbsolutePath(vm["intensity-file"].as<std::string>());
   config.carbon.pue = vm["pue"].as<double>();
   if (vm.count("cpu-watts")) config.carbon.cpu_watts = vm["cpu-watts"].as<double>();
   config.carbon.sample_interval_seconds = vm["sample-interval"].as<double>();
-  if (vm.count("work-root")) config.work_root = vm["work-root"].as<std::string>();
+  if (vm.count("work-root")) config.work_root = AbsolutePath(vm["work-root"].as<std::string>());
 
   return RunSweepSession("run", vm, [&](const SessionOptions& session) { return RunNewSweep(config, session); });
 }

@@ -12,6 +12,7 @@ std::vector<std::string> TaskOptions::ToTrialArgs() const {
   if (val_size > 0) args.insert(args.end(), {"--val-size", std::to_string(val_size)});
   if (test_size > 0) args.insert(args.end(), {"--test-size", std::to_string(test_size)});
   if (!backbone.empty()) args.insert(args.end(), {"--backbone", backbone});
+  if (!vocab.empty()) args.insert(args.end(), {"--vocab", vocab});
   if (init == TrialInit::kFromScratch) args.push_back("--from-scratch");
   return args;
 }
@@ -42,7 +43,7 @@ nlohmann::json SweepConfig::ToJson() const {
       {"parallel", parallel},
       {"total_threads", total_threads},
       {"task", {{"task", task.task}, {"train_size", task.train_size}, {"val_size", task.val_size},
-                {"test_size", task.test_size}, {"backbone", task.backbone},
+                {"test_size", task.test_size}, {"backbone", task.backbone}, {"vocab", task.vocab},
                 {"from_scratch", task.init == TrialInit::kFromScratch}}},
       {"carbon", {{"region", carbon.region}, {"intensity_g_per_kwh", carbon.intensity_g_per_kwh},
                   {"intensity_file", carbon.intensity_file}, {"pue", carbon.pue},
@@ -94,6 +95,7 @@ Result<SweepConfig> SweepConfig::FromJson(const nlohmann::json& json) {
       config.task.val_size = task.value("val_size", int64_t{0});
       config.task.test_size = task.value("test_size", int64_t{0});
       config.task.backbone = task.value("backbone", "");
+      config.task.vocab = task.value("vocab", "");
       config.task.init = task.value("from_scratch", false) ? TrialInit::kFromScratch : TrialInit::kBackbone;
     }
     if (json.contains("carbon")) {

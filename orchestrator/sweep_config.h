@@ -30,6 +30,7 @@ struct TaskOptions {
   int64_t val_size = 0;    // --val-size; 0 = default.
   int64_t test_size = 0;   // --test-size; 0 = default.
   std::string backbone;    // --backbone DIR; "" = the committed one.
+  std::string vocab;       // --vocab FILE: with --from-scratch when there is no backbone.
   TrialInit init = TrialInit::kBackbone;
   // The `carbonsweep trial` flags for these options.
   std::vector<std::string> ToTrialArgs() const;

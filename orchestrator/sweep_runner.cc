@@ -192,7 +192,7 @@ std::vector<std::string> SweepLoop::TrialArgs(const ActiveTrial& trial) const {
   std::vector<std::string> task = config_.task.ToTrialArgs();
   args.insert(args.end(), task.begin(), task.end());
   args.insert(args.end(), {"--threads", std::to_string(config_.ThreadsPerTrial()), "--work-dir", trial.work_dir,
-                           "--out", trial.work_dir + "/" + kTrialResultFile});
+                           "--out", trial.work_dir + "/" + kTrialResultFile, "--quiet"});
   if (trial.stop_after_epoch > 0) args.insert(args.end(), {"--stop-after-epoch", std::to_string(trial.stop_after_epoch)});
   return args;
 }
@@ -655,6 +655,9 @@ void SweepLoop::Handle(const LauncherEvent& event) {
   if (event.kind == LauncherEvent::Kind::kExit) {
     HandleExit(trial, event.exit);
     running_.erase(it);
+    if (fatal_.ok()) {
+      if (auto spend = Spend()) spent_grams_ = spend->total.grams_co2e;  // the progress line includes its last joules.
+    }
     ReportStatus(/*force=*/true);
     return;
   }
