@@ -1,0 +1,144 @@
+// `carbonsweep run/resume/status/list` end to end: bad input, a live lease,
+// Ctrl-C and resume, failing trials, a tiny budget — with real trials on the
+// small fortunes task.
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <thread>
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include "common/files.h"
+#include "tests/e2e/e2e_helpers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace cs {
+
+using namespace cs::testing;
+
+namespace {
+
+std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+// Polls `status NAME --json` until `predicate` holds (or 60 s pass).
+nlohmann::json WaitForStatus(const std::string& db, const std::string& name,
+                             const std::function<bool(const nlohmann::json&)>& predicate) {
+  nlohmann::json status;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::string output;
+    if (RunCarbonsweep({"status", name, "--db", db, "--json"}, &output) == 0) {
+      status = nlohmann::json::parse(output, nullptr, /*allow_exceptions=*/false);
+      if (!status.is_discarded() && predicate(status)) return status;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  FAIL("status of " << name << " never reached the expected state: " << status.dump());
+  return status;
+}
+
+}  // namespace
+
+TEST_CASE("a budget is required, positive and has a known unit; nothing is written otherwise") {
+  TempDir dir;
+  std::string db = dir.File("sweeps.db");
+  struct Case {
+    std::vector<std::string> budget;
+    const char* message;
+  } cases[] = {
+      {{}, "--budget is required"},
+      {{"--budget", "0g"}, "greater than zero"},
+      {{"--budget", "-1kg"}, "greater than zero"},
+      {{"--budget", "5"}, "has no unit"},
+      {{"--budget", "5lb"}, "unknown unit 'lb'"},
+  };
+  for (const Case& c : cases) {
+    std::string output;
+    int code = RunCarbonsweep(Concat({"run", "--name", "x", "--db", db}, c.budget), &output);
+    CHECK_MESSAGE(code == 2, output);
+    CHECK_MESSAGE(output.find(c.message) != std::string::npos, output);
+    CHECK(output.find('\n') == output.size() - 1);  // one line.
+  }
+  CHECK(!FileExists(db));
+  std::string output;
+  CHECK(RunCarbonsweep({"resume", "nope", "--db", db}, &output) == 2);
+  CHECK(RunCarbonsweep({"status", "--db", db}, &output) == 2);
+}
+
+TEST_CASE("a live sweep is refused to a second orchestrator; Ctrl-C interrupts it; resume finishes it") {
+  TempDir dir;
+  std::string db = dir.File("sweeps.db");
+  std::vector<std::string> run = Concat({"run", "--name", "live", "--db", db, "--trials", "3", "--budget", "1kg"},
+                                        SmallSweepFlags(dir.path()));
+  pid_t pid = StartCarbonsweep(run, dir.File("live.log"));
+  nlohmann::json status = WaitForStatus(db, "live", [](const nlohmann::json& s) {
+    return !s["lease"].is_null() && s["trials_by_state"].contains("running");
+  });
+  std::string owner = status["lease"]["owner"];
+  CHECK(owner.find(":" + std::to_string(pid)) != std::string::npos);
+
+  std::string output;
+  CHECK(RunCarbonsweep({"resume", "live", "--db", db}, &output) == 5);
+  CHECK_MESSAGE(output.find(owner) != std::string::npos, output);
+  CHECK(RunCarbonsweep(run, &output) == 2);
+  CHECK_MESSAGE(output.find("already exists") != std::string::npos, output);
+
+  ::kill(pid, SIGINT);
+  CHECK(WaitForChild(pid) == 4);
+  SweepSummary interrupted = StoredSummary(db, "live");
+  CHECK(interrupted.sweep.state == SweepState::kInterrupted);
+  CHECK(interrupted.trials_by_state[static_cast<int>(TrialState::kInterrupted)] >= 1);
+
+  int code = RunCarbonsweep({"resume", "live", "--db", db, "--quiet"}, &output);
+  CHECK_MESSAGE(code == 0, output);
+  std::vector<TrialRecord> trials = StoredTrials(db, "live");
+  CHECK(trials.size() == 3);
+  CHECK(FinishedResults(trials).size() == 3);
+
+  CHECK(RunCarbonsweep({"list", "--db", db}, &output) == 0);
+  CHECK(output.find("live") != std::string::npos);
+  CHECK(RunCarbonsweep({"status", "live", "--db", db}, &output) == 0);
+  CHECK_MESSAGE(output.find("finished 3") != std::string::npos, output);
+}
+
+TEST_CASE("failing trials are recorded with their stderr and the sweep goes on") {
+  TempDir dir;
+  std::string db = dir.File("sweeps.db");
+  std::string output;
+  int code = RunCarbonsweep({"run", "--name", "bad", "--db", db, "--trials", "2", "--budget", "1kg", "--space",
+                             "ci-tiny", "--task", "no-such-task", "--quiet"},
+                            &output);
+  CHECK_MESSAGE(code == 0, output);
+  std::vector<TrialRecord> trials = StoredTrials(db, "bad");
+  REQUIRE(trials.size() == 2);
+  for (const TrialRecord& trial : trials) {
+    CHECK(trial.state == TrialState::kFailed);
+    CHECK(trial.reason.rfind("crashed: exit", 0) == 0);
+    CHECK_MESSAGE(trial.stderr_tail.find("no-such-task") != std::string::npos, trial.stderr_tail);
+  }
+}
+
+TEST_CASE("a tiny budget ends the sweep with exit 3 and the spend within one sampling interval of it") {
+  TempDir dir;
+  std::string db = dir.File("sweeps.db");
+  std::string output;
+  int code = RunCarbonsweep(Concat({"run", "--name", "tiny", "--db", db, "--budget", "4mg", "--json"}, SmallSweepFlags(dir.path())),
+                            &output);
+  CHECK_MESSAGE(code == 3, output);
+  SweepSummary summary = StoredSummary(db, "tiny");
+  CHECK(summary.sweep.state == SweepState::kBudgetSpent);
+  // One 0.2 s interval of the whole machine at the model's full power is far above what 1 thread adds.
+  nlohmann::json power = nlohmann::json::parse(summary.sweep.power_json);
+  double machine_watts = power["components"]["cpu"].value("machine_watts", 100.0) + 20;
+  double one_interval_grams = machine_watts * 0.2 * summary.sweep.intensity_g_per_kwh / 3.6e6;
+  CHECK(summary.spend.total.grams_co2e <= 0.004 + one_interval_grams);
+  CHECK(output.find("\"event\":\"budget_reached\"") != std::string::npos);
+}
+
+}  // namespace cs

@@ -1,0 +1,81 @@
+// The resume acceptance test: a small real sweep, its orchestrator killed
+// with SIGKILL at 10 random moments and resumed each time, ends with the same
+// trials (params and accuracies) as an uninterrupted run with the same seed,
+// and with at least that run's recorded energy (nothing lost).
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <random>
+#include <thread>
+
+#include <doctest/doctest.h>
+
+#include "tests/e2e/e2e_helpers.h"
+#include "tests/testing/temp_dir.h"
+
+namespace cs {
+
+using namespace cs::testing;
+
+namespace {
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+TEST_CASE("a sweep killed with SIGKILL ten times and resumed equals an uninterrupted one") {
+  TempDir dir;
+  std::string db = dir.File("sweeps.db");
+  std::vector<std::string> flags = SmallSweepFlags(dir.path());
+  flags.insert(flags.end(), {"--trials", "4", "--seed", "11", "--budget", "1kg", "--db", db, "--quiet"});
+
+  std::vector<std::string> reference_args = {"run", "--name", "reference"};
+  reference_args.insert(reference_args.end(), flags.begin(), flags.end());
+  auto start = std::chrono::steady_clock::now();
+  std::string output;
+  REQUIRE_MESSAGE(RunCarbonsweep(reference_args, &output) == 0, output);
+  double reference_seconds = SecondsSince(start);
+  std::vector<TrialRecord> reference = StoredTrials(db, "reference");
+  REQUIRE(FinishedResults(reference).size() == 4);
+
+  // Kill moments spread over the sweep's length (seeded: the test is reproducible).
+  std::mt19937 rng(20260101);
+  std::uniform_real_distribution<double> moment(0.05, std::max(0.3, reference_seconds / 8));
+  std::vector<std::string> run_args = {"run", "--name", "killed"};
+  run_args.insert(run_args.end(), flags.begin(), flags.end());
+  std::vector<std::string> resume_args = {"resume", "killed", "--db", db, "--quiet"};
+  int kills = 0;
+  int finished_early = 0;
+  for (int round = 0; round < 10; ++round) {
+    pid_t pid = StartCarbonsweep(round == 0 ? run_args : resume_args, dir.File("killed.log"));
+    std::this_thread::sleep_for(std::chrono::duration<double>(moment(rng)));
+    ::kill(pid, SIGKILL);
+    int code = WaitForChild(pid);  // reaped: its lease now names a dead process.
+    if (code == 128 + SIGKILL) {
+      ++kills;
+    } else {
+      CHECK_MESSAGE(code == 0, "round " << round << " exited " << code);
+      ++finished_early;
+    }
+  }
+  CHECK(kills >= 8);
+  int last = RunCarbonsweep(resume_args, &output);
+  CHECK_MESSAGE((last == 0), output);
+
+  std::vector<TrialRecord> killed = StoredTrials(db, "killed");
+  CHECK(killed.size() == 4);  // no trial index twice, none lost.
+  int relaunches = 0;
+  for (const TrialRecord& trial : killed) relaunches += trial.attempts - 1;
+  CHECK(relaunches >= 1);  // some kill landed mid-trial, and that trial continued from its checkpoint.
+  CHECK(FinishedResults(killed) == FinishedResults(reference));
+  double reference_joules = StoredSummary(db, "reference").spend.total.joules;
+  double killed_joules = StoredSummary(db, "killed").spend.total.joules;
+  CHECK(killed_joules >= reference_joules * 0.98);  // CPU-time model noise, never a lost trial.
+  MESSAGE("reference " << reference_seconds << " s, " << reference_joules << " J; killed " << kills << " times, "
+                       << relaunches << " relaunches, " << killed_joules << " J");
+}
+
+}  // namespace cs
