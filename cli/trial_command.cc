@@ -1,0 +1,125 @@
+// `carbonsweep trial`: one fine-tuning job. The orchestrator launches this as
+// a child process; its flags, its "@cs " event lines (trials/protocol.h) and
+// its exit codes are a stable interface.
+#include <iostream>
+
+#include "cli/command.h"
+#include "trials/dataset.h"
+#include "trials/finetune.h"
+
+namespace cs {
+
+namespace po = boost::program_options;
+
+// The data flags `trial` and `baseline` share (baseline_command.cc declares
+// these two and uses them too, so both commands read a split the same way).
+void AddTaskFlags(po::options_description* options) {
+  options->add_options()
+      ("task", po::value<std::string>()->default_value("imdb"), "imdb, fortunes, or a PATH.csv / PATH.jsonl file")
+      ("text-column", po::value<std::string>(), "user files: the field holding the text (default: text)")
+      ("label-column", po::value<std::string>(), "user files: the field holding the label (default: label)")
+      ("train-size", po::value<int>(), "training examples (default: the task's, e.g. 4000 for imdb)")
+      ("val-size", po::value<int>(), "validation examples")
+      ("test-size", po::value<int>(), "test examples")
+      ("data-size", po::value<std::string>(), "'full': every item, split 80/10/10 (instead of the sizes)")
+      ("data-seed", po::value<uint64_t>()->default_value(0), "seeds the shuffle before the split");
+}
+
+Result<TaskSpec> TaskSpecFromFlags(const po::variables_map& vm) {
+  TaskSpec spec = DefaultTaskSpec(vm["task"].as<std::string>());
+  if (vm.count("text-column")) spec.text_column = vm["text-column"].as<std::string>();
+  if (vm.count("label-column")) spec.label_column = vm["label-column"].as<std::string>();
+  if (vm.count("data-size")) {
+    const std::string size = vm["data-size"].as<std::string>();
+    if (size != "full") return Status::InvalidArgument("--data-size: '" + size + "' is not 'full'");
+    spec.size = DataSize::kFull;
+  }
+  auto read_size = [&](const char* flag, int* out) -> Status {
+    if (!vm.count(flag)) return Status::Ok();
+    if (vm.count("data-size")) {
+      return Status::InvalidArgument(std::string("--") + flag + " and --data-size full exclude each other");
+    }
+    spec.size = DataSize::kFixed;  // a user file defaults to kFull; a size asks for fixed parts.
+    const int value = vm[flag].as<int>();
+    if (value <= 0) return Status::InvalidArgument(std::string("--") + flag + ": " + std::to_string(value) +
+                                                   " is not a positive count");
+    *out = value;
+    return Status::Ok();
+  };
+  CS_RETURN_IF_ERROR(read_size("train-size", &spec.train_size));
+  CS_RETURN_IF_ERROR(read_size("val-size", &spec.val_size));
+  CS_RETURN_IF_ERROR(read_size("test-size", &spec.test_size));
+  spec.data_seed = vm["data-seed"].as<uint64_t>();
+  return spec;
+}
+
+int RunTrialCommand(const std::vector<std::string>& args) {
+  po::options_description options("trial options");
+  options.add_options()
+      ("params", po::value<std::string>()->default_value("{}"),
+       "hyperparameters as a JSON object, e.g. '{\"learning_rate\":3e-4,\"epochs\":3}' (missing ones keep defaults)")
+      ("backbone", po::value<std::string>(), "backbone directory (encoder.pt, vocab.txt, backbone.json); default: "
+       "$CARBONSWEEP_BACKBONE, else models/backbone")
+      ("from-scratch", "same architecture as the backbone, random weights (with --vocab and no backbone: the "
+       "default architecture)")
+      ("model", po::value<std::string>(), "a TorchScript encoder: forward(ids, mask) -> [B,T,H] (needs --vocab)")
+      ("vocab", po::value<std::string>(), "vocab.txt for --model, or for --from-scratch without a backbone")
+      ("threads", po::value<int>()->default_value(0), "intra-op threads (0 = every core)")
+      ("work-dir", po::value<std::string>(), "checkpoint, events.log and result.json; a checkpoint there is resumed")
+      ("out", po::value<std::string>(), "also write the result JSON here")
+      ("stop-after-epoch", po::value<int>()->default_value(0), "pause after this epoch (state \"paused\"; 0 = never)")
+      ("quiet", "no progress lines on stderr (events still go to stdout)");
+  AddTaskFlags(&options);
+  po::variables_map vm;
+  int exit_code = 0;
+  if (!ParseCommandLine("trial", "[options]", options, nullptr, args, &vm, &exit_code)) return exit_code;
+
+  TrialOptions trial;
+  nlohmann::json params_json = nlohmann::json::parse(vm["params"].as<std::string>(), nullptr, false);
+  if (params_json.is_discarded() || !params_json.is_object()) {
+    return ReportError("trial", ExitCode::kBadInput, "--params: not a JSON object: " + vm["params"].as<std::string>());
+  }
+  Result<TrialParams> params = ParseTrialParams(params_json);
+  if (!params.ok()) return ReportError("trial", params.status());
+  trial.params = *params;
+  Result<TaskSpec> task = TaskSpecFromFlags(vm);
+  if (!task.ok()) return ReportError("trial", task.status());
+  trial.task = *task;
+
+  const int sources = static_cast<int>(vm.count("from-scratch")) + static_cast<int>(vm.count("model"));
+  if (sources > 1) return ReportError("trial", ExitCode::kBadInput, "--from-scratch and --model exclude each other");
+  if (vm.count("model")) {
+    if (!vm.count("vocab")) return ReportError("trial", ExitCode::kBadInput, "--model needs --vocab vocab.txt");
+    if (vm.count("backbone")) return ReportError("trial", ExitCode::kBadInput, "--model and --backbone exclude each other");
+    trial.backbone = BackboneKind::kTorchScript;
+    trial.model_path = vm["model"].as<std::string>();
+  } else if (vm.count("from-scratch")) {
+    trial.backbone = BackboneKind::kFromScratch;
+  }
+  if (vm.count("backbone")) trial.backbone_dir = vm["backbone"].as<std::string>();
+  if (vm.count("vocab")) trial.vocab_path = vm["vocab"].as<std::string>();
+  if (vm.count("vocab") && trial.backbone == BackboneKind::kPretrained) {
+    return ReportError("trial", ExitCode::kBadInput, "--vocab goes with --model or --from-scratch");
+  }
+  trial.threads = vm["threads"].as<int>();
+  if (trial.threads < 0) return ReportError("trial", ExitCode::kBadInput, "--threads: must be 0 or more");
+  if (vm.count("work-dir")) trial.work_dir = vm["work-dir"].as<std::string>();
+  if (vm.count("out")) trial.out_path = vm["out"].as<std::string>();
+  trial.stop_after_epoch = vm["stop-after-epoch"].as<int>();
+  if (trial.stop_after_epoch < 0) return ReportError("trial", ExitCode::kBadInput, "--stop-after-epoch: must be 0 or more");
+  trial.verbosity = vm.count("quiet") ? Verbosity::kQuiet : Verbosity::kProgress;
+
+  Result<nlohmann::json> result = RunTrial(trial, std::cout, std::cerr);
+  if (!result.ok()) {
+    const ExitCode code = result.status().code() == Status::Code::kIoError ? ExitCode::kIoError
+                          : result.status().code() == Status::Code::kInternal ? ExitCode::kTrialFailed
+                                                                              : ExitCodeFor(result.status());
+    return ReportError("trial", code, result.status().message());
+  }
+  if ((*result)["state"] == TrialEndStateName(TrialEndState::kInterrupted)) {
+    return static_cast<int>(ExitCode::kInterrupted);
+  }
+  return static_cast<int>(ExitCode::kOk);
+}
+
+}  // namespace cs
