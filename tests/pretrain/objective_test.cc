@@ -1,7 +1,5 @@
 // The masked-LM objective and the word-vector start of pre-training.
-#include <doctest/doctest.h>
-
-#include <torch/torch.h>
+#include "tests/trials/doctest_torch.h"  // torch before doctest: glog must not own CHECK.
 
 #include "trials/pretrain_mlm.h"
 #include "trials/pretrain_vectors.h"

@@ -1,14 +1,12 @@
 // `carbonsweep pretrain` end to end on a tiny corpus: the backbone directory
 // it writes loads, its backbone.json says how it was made, and an
 // interrupted pre-training resumes to the same weights.
-#include <doctest/doctest.h>
+#include "tests/trials/doctest_torch.h"  // torch before doctest: glog must not own CHECK.
 
 #include <fstream>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
-#include <torch/torch.h>
-
 #include "common/files.h"
 #include "tests/testing/temp_dir.h"
 #include "trials/backbone.h"
@@ -128,10 +126,10 @@ TEST_CASE("bad options are refused before anything runs") {
 }
 
 TEST_CASE("chunks are full, framed by [CLS] and [SEP], and documents end in [SEP]") {
-  const std::vector<int64_t> chunks = PackChunks({{10, 11, 12}, {13, 14}, {15}}, /*seq_len=*/5, /*cls_id=*/2,
+  const std::vector<int64_t> chunks = PackChunks({{10, 11, 12}, {13, 14}, {15, 16}}, /*seq_len=*/5, /*cls_id=*/2,
                                                  /*sep_id=*/3);
-  // Stream: 10 11 12 [SEP] 13 14 [SEP] 15 [SEP] -> two chunks of 3, the rest dropped.
-  const std::vector<int64_t> expected = {2, 10, 11, 12, 3, 2, 3, 13, 14, 3};
+  // Stream: 10 11 12 [SEP] 13 14 [SEP] 15 16 [SEP] -> three chunks of 3; the last [SEP] is a partial chunk, dropped.
+  const std::vector<int64_t> expected = {2, 10, 11, 12, 3, 2, 3, 13, 14, 3, 2, 3, 15, 16, 3};
   CHECK(chunks == expected);
 }
 
