@@ -1,6 +1,7 @@
 // orchestrator_bench: what the orchestrator itself costs.
 //
-//   orchestrator_bench overhead BINARY [--trials N] [-- extra `run` flags]
+//   orchestrator_bench overhead BINARY [--trials N] [--vocab FILE] [--epochs E]
+//                      [--train-size N] [--sample-interval S] [--parallel P] [--threads T]
 //     Runs a real sweep in this process (RunNewSweep: the real launcher
 //     executing BINARY's `trial`, the real sampler, the real store) and
 //     reports the orchestrator's own CPU time (main loop + sampler thread,
@@ -21,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -89,11 +91,22 @@ int Overhead(const std::string& binary, int64_t trials, const std::vector<std::s
   config.task.test_size = 64;
   config.task.init = TrialInit::kFromScratch;
   config.total_threads = 1;
+  int epochs = 0;
   for (size_t i = 0; i + 1 < extra.size(); i += 2) {
     if (extra[i] == "--train-size") config.task.train_size = std::stoll(extra[i + 1]);
     if (extra[i] == "--sample-interval") config.carbon.sample_interval_seconds = std::stod(extra[i + 1]);
     if (extra[i] == "--parallel") config.parallel = std::stoi(extra[i + 1]);
     if (extra[i] == "--threads") config.total_threads = std::stoi(extra[i + 1]);
+    if (extra[i] == "--vocab") config.task.vocab = std::filesystem::absolute(extra[i + 1]).string();
+    if (extra[i] == "--epochs") epochs = std::stoi(extra[i + 1]);
+  }
+  if (epochs > 0) {
+    // A space file like ci-tiny with more epochs per trial (longer trials, same start-up).
+    auto space = LoadSearchSpace("ci-tiny");
+    nlohmann::json json = space->ToJson();
+    json["fixed"]["epochs"]["value"] = epochs;
+    config.space = dir + "/space.json";
+    std::ofstream(config.space) << json.dump();
   }
   std::ostringstream sink;
   ProgressReporter progress(ProgressMode::kQuiet, &sink, &sink, false);
@@ -110,15 +123,27 @@ int Overhead(const std::string& binary, int64_t trials, const std::vector<std::s
     std::cerr << "sweep failed: " << outcome.status().message() << "\n";
     return 1;
   }
+  double start_cpu_before = CpuSeconds(RUSAGE_CHILDREN);
   double start_seconds = ProcessStartSeconds(binary, dir, 10);
-  std::printf("trials %lld (ended %lld), wall %.2f s, sample interval %.2f s, parallel %d\n",
-              static_cast<long long>(trials), static_cast<long long>(outcome->trials_ended), wall,
+  double start_cpu = (CpuSeconds(RUSAGE_CHILDREN) - start_cpu_before) / 10;
+  int64_t finished = 0;
+  if (auto store = SweepStore::Open(session.db_path, StoreOptions{}); store.ok()) {
+    if (auto sweep = (*store)->GetSweep(config.name); sweep.ok()) {
+      if (auto summary = (*store)->GetSweepSummary(sweep->id); summary.ok()) {
+        finished = summary->trials_by_state[static_cast<int>(TrialState::kFinished)];
+      }
+    }
+  }
+  std::printf("trials %lld (finished %lld), wall %.2f s, sample interval %.2f s, parallel %d\n",
+              static_cast<long long>(trials), static_cast<long long>(finished), wall,
               config.carbon.sample_interval_seconds, config.parallel);
   std::printf("trials' CPU (children)        %8.3f s  (%.3f s per trial)\n", children, children / trials);
   std::printf("orchestrator CPU (self)       %8.3f s  (%.1f ms per trial, %.3f%% of the trials' CPU)\n", self,
               1000 * self / trials, 100 * self / children);
-  std::printf("process start of the binary   %8.1f ms per trial (fork+exec+load+exit of `version`, %.2f%% of a trial's wall time)\n",
-              1000 * start_seconds, 100 * start_seconds / (wall / trials * config.parallel));
+  std::printf("process start of the binary   %8.1f ms wall, %.1f ms CPU per trial (fork+exec+load+exit of `version`;\n"
+              "                              %.2f%% of a trial's wall time, %.2f%% of its CPU)\n",
+              1000 * start_seconds, 1000 * start_cpu, 100 * start_seconds / (wall / trials * config.parallel),
+              100 * start_cpu / (children / trials));
   std::filesystem::remove_all(dir);
   return 0;
 }
@@ -128,6 +153,7 @@ double TimeCommand(const std::string& binary, const std::vector<std::string>& ar
   double best = 1e9;
   for (int run = 0; run < runs; ++run) {
     double start = Now();
+    std::fflush(stdout);  // or the child inherits (and prints) our buffered output.
     pid_t pid = ::fork();
     if (pid == 0) {
       std::vector<std::string> strings = {binary};
@@ -197,24 +223,50 @@ int Store10k(const std::string& binary, int64_t trials) {
   store->reset();
   std::printf("store with %lld finished trials (3 epochs, 1 sample each) filled in %.1f s, %.1f MB\n",
               static_cast<long long>(trials), fill, std::filesystem::file_size(db) / 1e6);
+  std::filesystem::copy_file(db, db + ".resume");  // `resume` ends the sweep: it gets its own copy.
   int code = 0;
   struct Case {
     const char* label;
     std::vector<std::string> args;
+    int runs;
   } cases[] = {
-      {"status big", {"status", "big", "--db", db}},
-      {"status (all sweeps)", {"status", "--db", db}},
-      {"list", {"list", "--db", db}},
-      {"version (process start only)", {"version"}},
+      {"version (process start only)", {"version"}, 3},
+      {"status big", {"status", "big", "--db", db}, 3},
+      {"status (all sweeps)", {"status", "--db", db}, 3},
+      {"list", {"list", "--db", db}, 3},
+      {"resume big", {"resume", "big", "--db", db + ".resume", "--quiet"}, 1},
   };
   for (const Case& c : cases) {
-    double seconds = TimeCommand(binary, c.args, 3, &code);
-    std::printf("%-30s %8.1f ms (best of 3, exit %d)\n", c.label, 1000 * seconds, code);
+    double seconds = TimeCommand(binary, c.args, c.runs, &code);
+    std::printf("%-30s %8.1f ms (best of %d, exit %d)\n", c.label, 1000 * seconds, c.runs, code);
   }
-  // Resume last: it changes the sweep (ends it done), so once.
-  double seconds = TimeCommand(binary, {"resume", "big", "--db", db, "--quiet"}, 1, &code);
-  std::printf("%-30s %8.1f ms (once, exit %d: loads %lld trials, nothing left to run)\n", "resume big", 1000 * seconds,
-              code, static_cast<long long>(trials));
+  // The commands' own work, in this process (no process start).
+  double best_status = 1e9;
+  for (int run = 0; run < 3; ++run) {
+    double start = Now();
+    StoreOptions read_only;
+    read_only.read_only = true;
+    read_only.create_if_missing = false;
+    auto reader = SweepStore::Open(db, read_only);
+    if (!reader.ok()) return 1;
+    auto sweep = (*reader)->GetSweep("big");
+    auto summary = (*reader)->GetSweepSummary(sweep->id);
+    auto lease = (*reader)->GetLease(sweep->id);
+    if (!summary.ok() || !lease.ok()) return 1;
+    best_status = std::min(best_status, Now() - start);
+  }
+  std::printf("%-30s %8.1f ms (best of 3, in process: open + summary + lease)\n", "status work", 1000 * best_status);
+  std::ostringstream sink;
+  ProgressReporter progress(ProgressMode::kQuiet, &sink, &sink, false);
+  SessionOptions session;
+  session.db_path = db;
+  session.progress = &progress;
+  session.trial_binary = binary;
+  double start = Now();
+  auto outcome = ResumeSweep("big", ResumeOverrides{}, session);
+  std::printf("%-30s %8.1f ms (in process: loads %lld trials and their epochs, nothing left to run, ends %s)\n",
+              "resume work", 1000 * (Now() - start), static_cast<long long>(trials),
+              outcome.ok() ? SweepStateName(outcome->state) : outcome.status().message().c_str());
   std::filesystem::remove_all(dir);
   return 0;
 }
