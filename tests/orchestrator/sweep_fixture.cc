@@ -29,6 +29,13 @@ SweepFixture::SweepFixture() {
   store_ = std::move(*store);
 }
 
+void SweepFixture::ReopenStore(const StoreOptions& options) {
+  store_.reset();
+  auto store = SweepStore::Open(dir_.File("sweeps.db"), options);
+  REQUIRE_MESSAGE(store.ok(), store.status().message());
+  store_ = std::move(*store);
+}
+
 FakeTrialScript SweepFixture::ScriptFor(const LaunchRequest& request, int attempt) {
   nlohmann::json params = nlohmann::json::parse(ArgAfter(request.args, "--params"));
   std::string work_dir = ArgAfter(request.args, "--work-dir");

@@ -54,6 +54,8 @@ class SweepFixture {
   Result<SweepOutcome> Resume();
 
   SweepStore& store() { return *store_; }
+  // Opens the store file again with `options` (e.g. a size limit that acts as a full disk).
+  void ReopenStore(const StoreOptions& options);
   FakeClock& clock() { return clock_; }
   FakeLauncher& launcher() { return *launcher_; }
   int64_t sweep_id() const { return sweep_id_; }

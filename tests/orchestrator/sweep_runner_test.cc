@@ -361,3 +361,32 @@ TEST_CASE("carbon-aware holding starts nothing while the grid is dirty and pause
 }
 
 }  // namespace cs
+
+namespace cs {
+
+TEST_CASE("a full disk ends the run with an I/O error; the store stays consistent and resume finishes the sweep") {
+  SweepFixture sweep;
+  sweep.config.max_trials = 6;
+  sweep.config.parallel = 2;
+  StoreOptions limited;
+  limited.max_file_bytes = 160 * 1024;  // room for the schema and a few minutes of samples.
+  sweep.ReopenStore(limited);
+  sweep.behaviour.seconds_per_epoch = 600;  // long trials: the samples fill the file mid-sweep.
+  auto failed = sweep.Run();
+  REQUIRE(!failed.ok());
+  CHECK(failed.status().code() == Status::Code::kIoError);
+
+  sweep.ReopenStore(StoreOptions{});  // space freed.
+  std::vector<TrialRecord> before = sweep.Trials();
+  REQUIRE(!before.empty());
+  double spent_before = sweep.SpentGrams();
+  auto resumed = sweep.Resume();
+  REQUIRE_MESSAGE(resumed.ok(), resumed.status().message());
+  CHECK(resumed->state == SweepState::kDone);
+  std::vector<TrialRecord> trials = sweep.Trials();
+  CHECK(trials.size() == 6);
+  CHECK(CountState(trials, TrialState::kFinished) == 6);
+  CHECK(sweep.SpentGrams() > spent_before);
+}
+
+}  // namespace cs
