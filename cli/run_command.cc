@@ -105,7 +105,12 @@ int RunRunCommand(const std::vector<std::string>& args) {
       ("pue", po::value<double>()->default_value(1.0), "power usage effectiveness of the data centre (>= 1)")
       ("cpu-watts", po::value<double>(), "the whole CPU's power at full load, instead of the model")
       ("sample-interval", po::value<double>()->default_value(1.0), "seconds between power samples")
-      ("work-root", po::value<std::string>(), "where trial work dirs go (default: <db>.d/<name>/)");
+      ("work-root", po::value<std::string>(), "where trial work dirs go (default: <db>.d/<name>/); with slurm, on a filesystem the nodes share")
+      ("launcher", po::value<std::string>()->default_value("local"), "where trials run: local (child processes) | slurm (sbatch jobs)")
+      ("slurm-partition", po::value<std::string>(), "slurm: sbatch --partition (default: the cluster's)")
+      ("slurm-gres", po::value<std::string>(), "slurm: sbatch --gres, e.g. gpu:1")
+      ("slurm-time", po::value<std::string>(), "slurm: sbatch --time per trial, e.g. 02:00:00")
+      ("slurm-extra", po::value<std::string>(), "slurm: more sbatch flags, e.g. '--account=ml --qos=low'");
   AddSessionFlags(options);
   po::variables_map vm;
   int exit_code = 0;
@@ -172,6 +177,19 @@ int RunRunCommand(const std::vector<std::string>& args) {
   if (vm.count("cpu-watts")) config.carbon.cpu_watts = vm["cpu-watts"].as<double>();
   config.carbon.sample_interval_seconds = vm["sample-interval"].as<double>();
   if (vm.count("work-root")) config.work_root = AbsolutePath(vm["work-root"].as<std::string>());
+  auto launcher = ParseLauncherKind(vm["launcher"].as<std::string>());
+  if (!launcher) return ReportError("run", ExitCode::kBadInput, "--launcher '" + vm["launcher"].as<std::string>() + "': expected local or slurm");
+  config.launcher = *launcher;
+  const char* slurm_flags[] = {"slurm-partition", "slurm-gres", "slurm-time", "slurm-extra"};
+  for (const char* flag : slurm_flags) {
+    if (vm.count(flag) && config.launcher != LauncherKind::kSlurm) {
+      return ReportError("run", ExitCode::kBadInput, std::string("--") + flag + " needs --launcher slurm");
+    }
+  }
+  if (vm.count("slurm-partition")) config.slurm.partition = vm["slurm-partition"].as<std::string>();
+  if (vm.count("slurm-gres")) config.slurm.gres = vm["slurm-gres"].as<std::string>();
+  if (vm.count("slurm-time")) config.slurm.time_limit = vm["slurm-time"].as<std::string>();
+  if (vm.count("slurm-extra")) config.slurm.extra = vm["slurm-extra"].as<std::string>();
 
   return RunSweepSession("run", vm, [&](const SessionOptions& session) { return RunNewSweep(config, session); });
 }

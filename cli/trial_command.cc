@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "orchestrator/slurm_energy.h"
 #include "trials/dataset.h"
 #include "trials/finetune.h"
 
@@ -68,7 +69,10 @@ int RunTrialCommand(const std::vector<std::string>& args) {
       ("work-dir", po::value<std::string>(), "checkpoint, events.log and result.json; a checkpoint there is resumed")
       ("out", po::value<std::string>(), "also write the result JSON here")
       ("stop-after-epoch", po::value<int>()->default_value(0), "pause after this epoch (state \"paused\"; 0 = never)")
-      ("quiet", "no progress lines on stderr (events still go to stdout)");
+      ("quiet", "no progress lines on stderr (events still go to stdout)")
+      ("meter-self", "meter this process's own power into <work-dir>/energy.log (Slurm jobs: the orchestrator is elsewhere)")
+      ("sample-interval", po::value<double>()->default_value(1.0), "with --meter-self: seconds between power samples")
+      ("cpu-watts", po::value<double>(), "with --meter-self: the whole CPU's power at full load, instead of the model");
   AddTaskFlags(&options);
   po::variables_map vm;
   int exit_code = 0;
@@ -109,7 +113,25 @@ int RunTrialCommand(const std::vector<std::string>& args) {
   if (trial.stop_after_epoch < 0) return ReportError("trial", ExitCode::kBadInput, "--stop-after-epoch: must be 0 or more");
   trial.verbosity = vm.count("quiet") ? Verbosity::kQuiet : Verbosity::kProgress;
 
+  std::unique_ptr<SelfMeterLog> meter;
+  if (vm.count("meter-self")) {
+    if (trial.work_dir.empty()) return ReportError("trial", ExitCode::kBadInput, "--meter-self needs --work-dir (energy.log goes there)");
+    const double interval_seconds = vm["sample-interval"].as<double>();
+    if (!(interval_seconds > 0) || interval_seconds > 3600) {
+      return ReportError("trial", ExitCode::kBadInput, "--sample-interval: must be in (0 s, 1 h]");
+    }
+    MeterOptions meter_options;
+    if (vm.count("cpu-watts")) meter_options.cpu_watts = vm["cpu-watts"].as<double>();
+    auto started = SelfMeterLog::Start(trial.work_dir, meter_options, interval_seconds);
+    if (!started.ok()) return ReportError("trial", started.status().WithPrefix("--meter-self"));
+    meter = std::move(*started);
+  }
   Result<nlohmann::json> result = RunTrial(trial, std::cout, std::cerr);
+  if (meter) {
+    // The trial's outcome stands even when its last energy lines could not be written.
+    Status stopped = meter->Stop();
+    if (!stopped.ok()) std::cerr << "carbonsweep trial: warning: --meter-self: " << stopped.message() << "\n";
+  }
   if (!result.ok()) {
     const ExitCode code = result.status().code() == Status::Code::kIoError ? ExitCode::kIoError
                           : result.status().code() == Status::Code::kInternal ? ExitCode::kTrialFailed

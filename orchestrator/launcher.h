@@ -93,6 +93,15 @@ class TrialLauncher {
 
   // Trials started and not yet reported as exited.
   virtual int Running() const = 0;
+
+  // Follows trial `trial_id`, started by a previous orchestrator as
+  // `job_id` in `work_dir`, without starting it again (resume). Only a
+  // launcher whose trials outlive the orchestrator (Slurm) can; the loop
+  // relaunches from the checkpoint when this fails.
+  virtual Result<LaunchedTrial> Adopt(int64_t trial_id, const std::string& job_id, const std::string& work_dir) {
+    (void)trial_id, (void)job_id, (void)work_dir;
+    return Status::Unsupported("this launcher cannot adopt running trials");
+  }
 };
 
 }  // namespace cs

@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/units.h"
 #include "orchestrator/local_process_launcher.h"
+#include "orchestrator/slurm_launcher.h"
 
 namespace cs {
 
@@ -38,7 +39,7 @@ IntensityOptions IntensityOptionsOf(const CarbonOptions& carbon) {
 struct ProductionWiring {
   std::shared_ptr<const IntensityProvider> intensity;
   std::unique_ptr<PowerSampler> sampler;
-  std::unique_ptr<LocalProcessLauncher> launcher;
+  std::unique_ptr<TrialLauncher> launcher;
 };
 
 Result<ProductionWiring> Wire(const SweepConfig& config, const SessionOptions& options) {
@@ -54,6 +55,21 @@ Result<ProductionWiring> Wire(const SweepConfig& config, const SessionOptions& o
   SamplerOptions sampler_options;
   sampler_options.interval_seconds = config.carbon.sample_interval_seconds;
   wiring.sampler = std::make_unique<PowerSampler>(std::move(*setup), wiring.intensity, sampler_options);
+  if (config.launcher == LauncherKind::kSlurm) {
+    // The trial meters itself on its compute node: the orchestrator's sampler sees none of its power.
+    SlurmLauncherOptions slurm;
+    slurm.binary = options.trial_binary;
+    slurm.partition = config.slurm.partition;
+    slurm.gres = config.slurm.gres;
+    slurm.time_limit = config.slurm.time_limit;
+    slurm.extra = config.slurm.extra;
+    slurm.trailing_args = {"--meter-self", "--sample-interval", nlohmann::json(config.carbon.sample_interval_seconds).dump()};
+    if (config.carbon.cpu_watts >= 0) {
+      slurm.trailing_args.insert(slurm.trailing_args.end(), {"--cpu-watts", nlohmann::json(config.carbon.cpu_watts).dump()});
+    }
+    wiring.launcher = std::make_unique<SlurmLauncher>(slurm, MakeRealSlurmClient());
+    return wiring;
+  }
   LocalLauncherOptions launcher_options;
   launcher_options.binary = options.trial_binary;
   wiring.launcher = std::make_unique<LocalProcessLauncher>(launcher_options);

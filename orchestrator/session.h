@@ -1,5 +1,6 @@
 // The production wiring of a sweep: the real launcher (this binary's `trial`
-// subcommand as child processes), the power sources this machine has, the
+// subcommand as child processes, or as Slurm jobs that meter themselves with
+// --launcher slurm), the power sources this machine has, the
 // intensity the user chose, the real clock. `carbonsweep run` and `resume`
 // call these; tests wire fakes through sweep_runner.h instead.
 // Called from the main thread only.

@@ -96,7 +96,7 @@ class SlurmLauncher : public TrialLauncher {
   // ignores epochs it already has), energy from the start of energy.log (the
   // store skips samples it already has). A job Slurm no longer knows ends at
   // the next poll with kExit kLost, after its last lines.
-  Result<LaunchedTrial> Adopt(int64_t trial_id, const std::string& job_id, const std::string& work_dir);
+  Result<LaunchedTrial> Adopt(int64_t trial_id, const std::string& job_id, const std::string& work_dir) override;
 
   // The job ids submitted so far, in order (tests and logs).
   const std::vector<std::string>& submitted_job_ids() const { return submitted_; }

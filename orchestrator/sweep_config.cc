@@ -22,6 +22,14 @@ int SweepConfig::ThreadsPerTrial() const {
   return std::max(1, total / std::max(1, parallel));
 }
 
+std::string LauncherKindName(LauncherKind kind) { return kind == LauncherKind::kSlurm ? "slurm" : "local"; }
+
+std::optional<LauncherKind> ParseLauncherKind(const std::string& name) {
+  if (name == "local") return LauncherKind::kLocal;
+  if (name == "slurm") return LauncherKind::kSlurm;
+  return std::nullopt;
+}
+
 std::string StrategyLabel(const SweepConfig& config) {
   return config.halving ? "halving" : StrategyKindName(config.strategy.kind);
 }
@@ -51,6 +59,9 @@ nlohmann::json SweepConfig::ToJson() const {
       {"max_intensity_g_per_kwh", max_intensity_g_per_kwh},
       {"max_delay_seconds", max_delay_seconds},
       {"work_root", work_root},
+      {"launcher", LauncherKindName(launcher)},
+      {"slurm", {{"partition", slurm.partition}, {"gres", slurm.gres}, {"time_limit", slurm.time_limit},
+                 {"extra", slurm.extra}}},
   };
   json["max_trials"] = max_trials ? nlohmann::json(*max_trials) : nlohmann::json(nullptr);
   return json;
@@ -110,6 +121,16 @@ Result<SweepConfig> SweepConfig::FromJson(const nlohmann::json& json) {
     config.max_intensity_g_per_kwh = json.value("max_intensity_g_per_kwh", -1.0);
     config.max_delay_seconds = json.value("max_delay_seconds", 0.0);
     config.work_root = json.value("work_root", "");
+    auto launcher = ParseLauncherKind(json.value("launcher", "local"));
+    if (!launcher) return Status::Corruption("config.launcher: unknown value");
+    config.launcher = *launcher;
+    if (json.contains("slurm")) {
+      const auto& slurm = json["slurm"];
+      config.slurm.partition = slurm.value("partition", "");
+      config.slurm.gres = slurm.value("gres", "");
+      config.slurm.time_limit = slurm.value("time_limit", "");
+      config.slurm.extra = slurm.value("extra", "");
+    }
   } catch (const nlohmann::json::exception& error) {
     return Status::Corruption(std::string("sweep config: ") + error.what());
   }

@@ -46,6 +46,23 @@ struct CarbonOptions {
   double sample_interval_seconds = 1.0;  // --sample-interval.
 };
 
+// Where trials run (issue 6).
+enum class LauncherKind {
+  kLocal = 0,  // child processes of the orchestrator, metered by its sampler.
+  kSlurm = 1,  // Slurm batch jobs that meter themselves (orchestrator/slurm_launcher.h).
+};
+// "local" / "slurm", as stored with the sweep.
+std::string LauncherKindName(LauncherKind kind);
+std::optional<LauncherKind> ParseLauncherKind(const std::string& name);
+
+// sbatch settings of --launcher slurm (orchestrator/slurm_launcher.h).
+struct SlurmSettings {
+  std::string partition;   // --slurm-partition; "" = the cluster's default.
+  std::string gres;        // --slurm-gres, e.g. "gpu:1"; "" = none.
+  std::string time_limit;  // --slurm-time, e.g. "02:00:00"; "" = the partition's.
+  std::string extra;       // --slurm-extra: more sbatch flags, split as a shell would.
+};
+
 // Early stopping of weak trials (issue 7).
 enum class PruneMode {
   kNone = 0,
@@ -70,6 +87,8 @@ struct SweepConfig {
   double max_intensity_g_per_kwh = -1;  // --max-intensity; < 0 = never hold.
   double max_delay_seconds = 0;         // --max-delay: the longest hold.
   std::string work_root;            // trial work dirs: <work_root>/trial-<k>.
+  LauncherKind launcher = LauncherKind::kLocal;  // --launcher.
+  SlurmSettings slurm;              // with kSlurm.
 
   // Threads each trial gets: total_threads (or the machine's) / parallel, at least 1.
   int ThreadsPerTrial() const;

@@ -14,6 +14,7 @@
 #include "common/files.h"
 #include "common/units.h"
 #include "orchestrator/cost_model.h"
+#include "orchestrator/slurm_energy.h"
 #include "orchestrator/trial_files.h"
 #include "search_spaces/early_stopping.h"
 #include "trials/params.h"
@@ -98,6 +99,9 @@ struct ActiveTrial {
   double seconds = 0;
   int64_t steps = 0;
   std::optional<nlohmann::json> end_event;
+  // Joules the trial metered itself ("energy" events) in its current job,
+  // before PUE: Slurm's own figure for the job replaces them at its end.
+  double attempt_self_joules = 0;
   StopCause stop_cause = StopCause::kNone;
   std::string stop_reason;
 };
@@ -132,6 +136,11 @@ class SweepLoop {
   Result<int64_t> InsertNewTrial(const ActiveTrial& trial, TrialState state, double reserved_grams,
                                  const std::string& reason);
   void Handle(const LauncherEvent& event);
+  void HandleEnergy(ActiveTrial& trial, const nlohmann::json& event);
+  void HandleRequeue(ActiveTrial& trial, const nlohmann::json& event);
+  void HandleSlurmEnergy(ActiveTrial& trial, const nlohmann::json& event);
+  // Resume: follows a trial whose job outlived the previous orchestrator. False: relaunch it.
+  bool AdoptRunning(const TrialRecord& trial);
   void HandleEpoch(ActiveTrial& trial, const nlohmann::json& event);
   void HandleExit(ActiveTrial& trial, const TrialExit& exit);
   void Tick();
@@ -170,6 +179,7 @@ class SweepLoop {
   double start_monotonic_ = 0;
   double last_tick_monotonic_ = 0;
   double next_interval_grams_ = 0;           // what the current power adds in one interval.
+  double event_grams_since_tick_ = 0;        // grams of self-metered trials' energy events since the last tick.
   double last_heartbeat_ = 0;
   double hold_started_ = -1;                 // carbon-aware hold: monotonic start, -1 = not holding.
   double held_seconds_ = 0;
@@ -294,9 +304,41 @@ Status SweepLoop::LoadTrials() {
     next_index_ = std::max(next_index_, trial.index + 1);
     bool resumable = IsOpenTrialState(trial.state) || trial.state == TrialState::kInterrupted ||
                      (trial.state == TrialState::kPaused && !config_.halving);
-    if (resumable) to_resume_.push_back(trial);
+    if (resumable && !AdoptRunning(trial)) to_resume_.push_back(trial);
   }
   return Status::Ok();
+}
+
+bool SweepLoop::AdoptRunning(const TrialRecord& record) {
+  // A local trial ("pid:N") died with its orchestrator; a Slurm job may still be queued or running.
+  if (!IsOpenTrialState(record.state) || record.job_id.empty() || record.job_id.rfind("pid:", 0) == 0) return false;
+  ActiveTrial trial;
+  trial.id = record.id;
+  trial.index = record.index;
+  trial.params = nlohmann::json::parse(record.params_json, nullptr, /*allow_exceptions=*/false);
+  if (!trial.params.is_object()) return false;
+  auto parsed = ParseTrialParams(trial.params);
+  trial.epochs = parsed.ok() ? parsed->epochs : 1;
+  trial.work_dir = record.work_dir.empty() ? WorkDirFor(record.index) : record.work_dir;
+  if (config_.halving && views_[record.id].target_epoch < trial.epochs) {
+    trial.stop_after_epoch = views_[record.id].target_epoch;
+  }
+  auto adopted = env_.launcher->Adopt(record.id, record.job_id, trial.work_dir);
+  if (!adopted.ok()) {
+    env_.progress->Event({{"event", "adopt_failed"}, {"trial", record.index}, {"job_id", record.job_id},
+                          {"message", adopted.status().message()}},
+                         "trial " + std::to_string(record.index) + ": cannot follow job " + record.job_id + " (" +
+                             adopted.status().message() + "); relaunching it from its checkpoint");
+    return false;
+  }
+  trial.pid = 0;  // it meters itself.
+  trial.started_monotonic = env_.clock->MonotonicSeconds();
+  views_[record.id].state = TrialState::kRunning;
+  env_.progress->Event({{"event", "trial_adopt"}, {"trial", record.index}, {"job_id", record.job_id}},
+                       "trial " + std::to_string(record.index) + ": following job " + record.job_id +
+                           " of the previous run");
+  running_[record.id] = std::move(trial);
+  return true;
 }
 
 void SweepLoop::Fail(const Status& status) {
@@ -666,7 +708,63 @@ void SweepLoop::Handle(const LauncherEvent& event) {
     HandleEpoch(trial, event.event);
   } else if (kind == "end") {
     trial.end_event = event.event;
+  } else if (kind == kEnergyEventName) {
+    HandleEnergy(trial, event.event);
+  } else if (kind == "requeue") {
+    HandleRequeue(trial, event.event);
+  } else if (kind == "slurm_energy") {
+    HandleSlurmEnergy(trial, event.event);
   }
+}
+
+void SweepLoop::HandleEnergy(ActiveTrial& trial, const nlohmann::json& event) {
+  if (!fatal_.ok()) return;
+  if (env_.intensity == nullptr) return Fail(Status::Internal("an energy event arrived but the sweep has no intensity provider"));
+  auto row = PowerSampleFromEnergyEvent(event, sweep_id_, trial.id, config_.carbon.pue, *env_.intensity);
+  if (!row.ok()) {
+    env_.progress->Event({{"event", "warning"}, {"trial", trial.index}, {"message", row.status().message()}},
+                         "warning: " + row.status().message() + " (line skipped)");
+    return;
+  }
+  trial.attempt_self_joules += event.value("joules", 0.0);
+  event_grams_since_tick_ += row->grams_co2e;
+  auto appended = env_.store->AppendPowerSamples({*row});
+  if (!appended.ok()) Fail(appended.status());
+}
+
+void SweepLoop::HandleRequeue(ActiveTrial& trial, const nlohmann::json& event) {
+  // Preempted or its node failed: the same work dir runs again as a new job, from the last checkpoint.
+  trial.end_event.reset();
+  trial.attempt_self_joules = 0;
+  TrialLaunch launch;
+  launch.job_id = event.value("job_id", "");
+  launch.work_dir = trial.work_dir;
+  Status status = env_.store->MarkTrialRunning(trial.id, launch, Now());
+  if (!status.ok()) return Fail(status);
+  std::string why = event.value("state", "");
+  if (!event.value("reason", "").empty()) why += " (" + event.value("reason", "") + ")";
+  env_.progress->Event({{"event", "trial_requeue"}, {"trial", trial.index}, {"job_id", launch.job_id},
+                        {"previous_job_id", event.value("previous_job_id", "")}, {"state", event.value("state", "")},
+                        {"reason", event.value("reason", "")}},
+                       "trial " + std::to_string(trial.index) + " requeued as job " + launch.job_id + " after " +
+                           event.value("previous_job_id", "its job") + " ended " + why);
+}
+
+void SweepLoop::HandleSlurmEnergy(ActiveTrial& trial, const nlohmann::json& event) {
+  // Slurm measured the whole allocation; what the trial metered itself is
+  // already in the store, so only the difference is added, as the node's.
+  if (!fatal_.ok() || !event.contains("joules") || !event["joules"].is_number()) return;
+  if (env_.intensity == nullptr) return Fail(Status::Internal("a slurm_energy event arrived but the sweep has no intensity provider"));
+  double extra_joules = std::max(0.0, event["joules"].get<double>() - trial.attempt_self_joules);
+  trial.attempt_self_joules = 0;
+  if (extra_joules <= 0) return;
+  nlohmann::json correction = {{"unix_seconds", Now()}, {"interval_seconds", 0.0}, {"component", "node"},
+                               {"method", "slurm"}, {"joules", extra_joules}};
+  auto row = PowerSampleFromEnergyEvent(correction, sweep_id_, trial.id, config_.carbon.pue, *env_.intensity);
+  if (!row.ok()) return Fail(row.status());
+  event_grams_since_tick_ += row->grams_co2e;
+  auto appended = env_.store->AppendPowerSamples({*row});
+  if (!appended.ok()) Fail(appended.status());
 }
 
 void SweepLoop::WriteSamples(double* grams_written) {
@@ -718,6 +816,8 @@ void SweepLoop::Tick() {
   if (env_.sampling == SamplingMode::kOnTick) env_.sampler->SampleOnce();
   double grams = 0;
   WriteSamples(&grams);
+  grams += event_grams_since_tick_;  // trials metering themselves (Slurm) count toward the next interval too.
+  event_grams_since_tick_ = 0;
   double elapsed = now - last_tick_monotonic_;
   last_tick_monotonic_ = now;
   if (elapsed > 0) next_interval_grams_ = grams / elapsed * config_.carbon.sample_interval_seconds;
@@ -933,7 +1033,7 @@ Result<int64_t> CreateSweepRecord(SweepStore& store, const SweepConfig& config, 
   sweep.config_json = config_json.dump();
   nlohmann::json state = strategy.State();
   sweep.grid_order_json = state.contains("order") ? state["order"].dump() : "";
-  sweep.launcher = "local";
+  sweep.launcher = LauncherKindName(config.launcher);
   sweep.state = SweepState::kRunning;
   return store.CreateSweep(sweep);
 }
