@@ -148,9 +148,13 @@ torch::Tensor EncoderLayerImpl::forward(const torch::Tensor& x, const torch::Ten
   // [B, T, 3H] -> three [B, heads, T, head_dim] views, no copies.
   auto qkv_out = qkv(ln1(x)).view({batch, length, 3, heads_, head_dim}).permute({2, 0, 3, 1, 4});
   auto query = qkv_out[0], key = qkv_out[1], value = qkv_out[2];
-  // scores = q k^T / sqrt(d) + bias, as one fused baddbmm-style call.
-  auto scores = torch::matmul(query, key.transpose(-2, -1)).mul_(1.0 / std::sqrt(static_cast<double>(head_dim)));
-  auto probs = torch::softmax(scores + key_bias, -1);
+  // Scaling q (T x d) is cheaper than scaling the scores (T x T), and its
+  // result is contiguous, which the batched matmul wants anyway.
+  auto scores = torch::matmul(query * (1.0 / std::sqrt(static_cast<double>(head_dim))), key.transpose(-2, -1));
+  // No bias at all for a batch without padding (most batches, with rows
+  // sorted by length): one pass over [B, heads, T, T] saved.
+  if (key_bias.defined()) scores.add_(key_bias);
+  auto probs = torch::softmax(scores, -1);
   probs = EncoderDropout(probs, dropout_, training);
   auto context = torch::matmul(probs, value).transpose(1, 2).reshape({batch, length, hidden});
   auto h = x + EncoderDropout(out_proj(context), dropout_, training);
@@ -175,8 +179,13 @@ torch::Tensor EncoderImpl::forward(const torch::Tensor& ids, const torch::Tensor
   auto positions = torch::arange(length, ids.options().dtype(torch::kLong));
   auto x = embedding_norm(token_embedding(ids) + position_embedding(positions).unsqueeze(0));
   x = EncoderDropout(x, config_.dropout, is_training());
-  // [B, 1, 1, T]: 0 for real keys, kPadKeyBias for padding.
-  auto key_bias = (attention_mask.eq(0).to(torch::kFloat) * kPadKeyBias).view({ids.size(0), 1, 1, length});
+  // [B, 1, 1, T]: 0 for real keys, kPadKeyBias for padding; undefined when
+  // nothing is padded.
+  torch::Tensor key_bias;
+  auto padded = attention_mask.eq(0);
+  if (padded.any().item<bool>()) {
+    key_bias = (padded.to(torch::kFloat) * kPadKeyBias).view({ids.size(0), 1, 1, length});
+  }
   for (auto& layer : layers_) x = layer(x, key_bias);
   return final_norm_(x);
 }

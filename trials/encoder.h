@@ -66,7 +66,8 @@ torch::Tensor EncoderDropout(const torch::Tensor& input, double probability, boo
 class EncoderLayerImpl : public torch::nn::Module {
  public:
   explicit EncoderLayerImpl(const EncoderConfig& config);
-  // x [B, T, H]; key_bias [B, 1, 1, T] additive (0 real token, large negative pad).
+  // x [B, T, H]; key_bias [B, 1, 1, T] additive (0 real token, large negative
+  // pad), or an undefined tensor when no key is padded.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& key_bias);
 
   void set_dropout(double probability) { dropout_ = probability; }
