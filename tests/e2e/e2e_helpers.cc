@@ -78,6 +78,14 @@ std::pair<std::unique_ptr<SweepStore>, int64_t> OpenSweep(const std::string& db_
 
 }  // namespace
 
+bool SweepExists(const std::string& db_path, const std::string& sweep_name) {
+  StoreOptions options;
+  options.create_if_missing = false;
+  options.read_only = true;
+  auto store = SweepStore::Open(db_path, options);
+  return store.ok() && (*store)->GetSweep(sweep_name).ok();
+}
+
 std::vector<TrialRecord> StoredTrials(const std::string& db_path, const std::string& sweep_name) {
   auto [store, sweep_id] = OpenSweep(db_path, sweep_name);
   auto trials = store->ListTrials(sweep_id);
@@ -90,6 +98,15 @@ SweepSummary StoredSummary(const std::string& db_path, const std::string& sweep_
   auto summary = store->GetSweepSummary(sweep_id);
   REQUIRE(summary.ok());
   return *summary;
+}
+
+double ComponentJoules(const std::string& db_path, const std::string& sweep_name, const std::string& component) {
+  auto [store, sweep_id] = OpenSweep(db_path, sweep_name);
+  auto totals = store->SweepEnergy(sweep_id);
+  REQUIRE(totals.ok());
+  double joules = 0;
+  for (const EnergyTotal& total : *totals) joules += total.component == component ? total.joules : 0;
+  return joules;
 }
 
 TrialResultSet FinishedResults(const std::vector<TrialRecord>& trials) {

@@ -26,9 +26,13 @@ pid_t StartCarbonsweep(const std::vector<std::string>& args, const std::string& 
 // Waits for a child; returns its exit code, or 128 + signal.
 int WaitForChild(pid_t pid);
 
+// Whether the store at `db_path` exists and holds sweep `sweep_name`.
+bool SweepExists(const std::string& db_path, const std::string& sweep_name);
 // Reads a sweep's trials from a store (read-only).
 std::vector<TrialRecord> StoredTrials(const std::string& db_path, const std::string& sweep_name);
 SweepSummary StoredSummary(const std::string& db_path, const std::string& sweep_name);
+// Joules of one component ("cpu", "ram", ...) over the whole sweep.
+double ComponentJoules(const std::string& db_path, const std::string& sweep_name, const std::string& component);
 
 // (params, val accuracy, test accuracy) of every finished trial, by index.
 using TrialResultSet = std::map<int64_t, std::pair<std::string, std::pair<double, double>>>;

@@ -56,7 +56,9 @@ TEST_CASE("a sweep killed with SIGKILL ten times and resumed equals an uninterru
   int kills = 0;
   int finished_early = 0;
   for (int round = 0; round < 10; ++round) {
-    pid_t pid = StartCarbonsweep(round == 0 ? run_args : resume_args, dir.File("killed.log"));
+    // Killed before it recorded the sweep, `run` left nothing to resume: the user runs it again.
+    bool recorded = SweepExists(db, "killed");
+    pid_t pid = StartCarbonsweep(recorded ? resume_args : run_args, dir.File("killed.log"));
     std::this_thread::sleep_for(std::chrono::duration<double>(moment(rng)));
     ::kill(pid, SIGKILL);
     int code = WaitForChild(pid);  // reaped: its lease now names a dead process.
@@ -68,7 +70,7 @@ TEST_CASE("a sweep killed with SIGKILL ten times and resumed equals an uninterru
     }
   }
   CHECK(kills >= 8);
-  int last = RunCarbonsweep(resume_args, &output);
+  int last = RunCarbonsweep(SweepExists(db, "killed") ? resume_args : run_args, &output);
   CHECK_MESSAGE((last == 0), output);
 
   std::vector<TrialRecord> killed = StoredTrials(db, "killed");
@@ -77,11 +79,19 @@ TEST_CASE("a sweep killed with SIGKILL ten times and resumed equals an uninterru
   for (const TrialRecord& trial : killed) relaunches += trial.attempts - 1;
   CHECK(relaunches >= 1);  // some kill landed mid-trial, and that trial continued from its checkpoint.
   CHECK(FinishedResults(killed) == FinishedResults(reference));
-  double reference_joules = StoredSummary(db, "reference").spend.total.joules;
-  double killed_joules = StoredSummary(db, "killed").spend.total.joules;
-  CHECK(killed_joules >= reference_joules * 0.98);  // CPU-time model noise, never a lost trial.
-  MESSAGE("reference " << reference_seconds << " s, " << reference_joules << " J; killed " << kills << " times, "
-                       << relaunches << " relaunches, " << killed_joules << " J");
+  // Compared on the CPU component: on a machine with no energy counter it is the
+  // trials' own CPU seconds x watts, while the RAM share follows how busy the
+  // rest of the machine happened to be during each run.
+  double reference_joules = ComponentJoules(db, "reference", "cpu");
+  double killed_joules = ComponentJoules(db, "killed", "cpu");
+  CHECK(reference_joules > 0);
+  // The killed run trains more (partial epochs again, ten more start-ups), but the
+  // CPU time of identical work jitters by up to ~10% between two runs on a shared
+  // machine (measured); a lost trial would be -25%, a lost epoch about -12%.
+  CHECK(killed_joules >= reference_joules * 0.9);
+  for (const TrialRecord& trial : killed) CHECK(trial.energy.joules > 0);
+  MESSAGE("reference " << reference_seconds << " s, " << reference_joules << " J of CPU; killed " << kills
+                       << " times, " << relaunches << " relaunches, " << killed_joules << " J of CPU");
 }
 
 }  // namespace cs
