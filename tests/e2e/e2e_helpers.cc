@@ -41,7 +41,7 @@ pid_t StartCarbonsweep(const std::vector<std::string>& args, const std::string& 
   pid_t pid = 0;
   int error = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
-  REQUIRE_MESSAGE(error == 0, "cannot start " << argv[0]);
+  REQUIRE_MESSAGE(error == 0, "cannot start " << strings[0]);
   return pid;
 }
 
