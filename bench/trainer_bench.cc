@@ -17,6 +17,7 @@
 #include <string>
 
 #include "trials/finetune.h"
+#include "trials/malloc_tuning.h"
 
 namespace {
 
@@ -56,6 +57,7 @@ int main(int argc, char** argv) {
   const int threads = std::stoi(Flag(argc, argv, "threads", "2"));
   torch::set_num_threads(threads);
   at::set_num_interop_threads(1);
+  if (Flag(argc, argv, "malloc", "tuned") == "tuned") cs::KeepFreedMemoryForReuse();
 
   cs::TrialParams params;
   params.batch_size = std::stoi(Flag(argc, argv, "batch", "32"));

@@ -9,6 +9,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "trials/malloc_tuning.h"
 #include "trials/tokenizer.h"
 
 namespace cs {
@@ -117,6 +118,7 @@ Result<BaselineResult> RunBaseline(const TaskSplit& split, const BaselineOptions
   const double start = Now();
   if (split.train.size() == 0) return Status::InvalidArgument("train: no examples to fit the baseline on");
   if (options.l2_grid.empty()) return Status::InvalidArgument("baseline.l2_grid: empty");
+  KeepFreedMemoryForReuse();
   torch::set_num_threads(options.threads > 0 ? options.threads
                                              : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   Result<WordPieceTokenizer> words = WordPieceTokenizer::FromTokens({kPadToken, kUnkToken, kClsToken, kSepToken});

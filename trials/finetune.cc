@@ -13,14 +13,20 @@
 
 #include "common/files.h"
 #include "trials/backbone.h"
+#include "trials/malloc_tuning.h"
 
 namespace cs {
 
 namespace {
 
 constexpr int kBatchesPerSortPool = 50;
-// Evaluation needs no activations for backward: batches of this many tokens.
-constexpr int64_t kEvalTokensPerBatch = 32768;
+// Evaluation batches: at most this many tokens, and at most this many attention
+// score cells (rows x length^2) per head. Why small: every tensor of a batch
+// must stay under glibc's 32 MiB mmap ceiling (see malloc_tuning.h), or it is
+// mmap'd and page-faulted in afresh for each batch; 256 rows of 128 tokens
+// made 64 MiB score tensors and cost more system time than the model's maths.
+constexpr int64_t kEvalTokensPerBatch = 8192;
+constexpr int64_t kEvalScoreCellsPerBatch = int64_t{1} << 19;
 
 std::atomic<bool> g_stop_requested{false};
 
@@ -144,7 +150,8 @@ EvalMetrics Evaluate(SequenceClassifier& model, const EncodedPart& part) {
   size_t start = 0;
   while (start < order.size()) {
     int64_t longest = std::max<int64_t>(1, part.texts.lengths[order[start]]);
-    size_t count = static_cast<size_t>(std::max<int64_t>(1, kEvalTokensPerBatch / longest));
+    int64_t rows_allowed = std::min(kEvalTokensPerBatch / longest, kEvalScoreCellsPerBatch / (longest * longest));
+    size_t count = static_cast<size_t>(std::max<int64_t>(1, rows_allowed));
     std::vector<int> rows(order.begin() + start, order.begin() + std::min(order.size(), start + count));
     start += rows.size();
     Batch batch = MakeBatch(part, rows);
@@ -342,6 +349,7 @@ Result<nlohmann::json> RunTrial(const TrialOptions& options, std::ostream& event
   const double process_start = Now();
   const int threads = options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(threads);
+  KeepFreedMemoryForReuse();
   try {
     at::set_num_interop_threads(1);
   } catch (const std::exception&) {

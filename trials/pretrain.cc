@@ -15,6 +15,7 @@
 #include "common/files.h"
 #include "trials/backbone.h"
 #include "trials/dataset.h"
+#include "trials/malloc_tuning.h"
 #include "trials/pretrain_mlm.h"
 #include "trials/tokenizer.h"
 
@@ -670,6 +671,7 @@ Result<PretrainResult> RunPretraining(const PretrainOptions& options_in, EnergyM
   const double cpu_started = ProcessCpuSeconds();
   const EnergyReading energy_started = meter != nullptr ? meter->Read() : EnergyReading{};
   torch::set_num_threads(options_in.threads);
+  KeepFreedMemoryForReuse();
 
   Run run;
   run.options = options_in;
