@@ -58,6 +58,12 @@ bool IsEndState(TrialState state) {
   }
 }
 
+// A trial still open in the store whose job outlives its orchestrator (a
+// Slurm job id; a local trial's "pid:N" dies with it): resume follows the job.
+bool HasOutlivingJob(const TrialRecord& trial) {
+  return IsOpenTrialState(trial.state) && !trial.job_id.empty() && trial.job_id.rfind("pid:", 0) != 0;
+}
+
 // Copies the metrics of a trial's "end" event into `outcome`.
 void FillOutcomeFromEnd(const nlohmann::json& end, TrialOutcome* outcome) {
   auto number = [&](const char* key) -> std::optional<double> {
@@ -242,6 +248,9 @@ Status SweepLoop::IngestWorkDir(TrialRecord& trial) {
     CS_RETURN_IF_ERROR(env_.store->RecordEpoch(record));
   }
   if (!files.last_end) return Status::Ok();
+  // A job that ended while no orchestrator watched is followed again all the
+  // same (AdoptRunning): its end arrives with the energy it wrote after it.
+  if (HasOutlivingJob(trial)) return Status::Ok();
   // It ended (finished or diverged) after the orchestrator's last write: record it, never rerun it.
   std::string state = files.last_end->value("state", "");
   TrialOutcome outcome;
@@ -311,7 +320,7 @@ Status SweepLoop::LoadTrials() {
 
 bool SweepLoop::AdoptRunning(const TrialRecord& record) {
   // A local trial ("pid:N") died with its orchestrator; a Slurm job may still be queued or running.
-  if (!IsOpenTrialState(record.state) || record.job_id.empty() || record.job_id.rfind("pid:", 0) == 0) return false;
+  if (!HasOutlivingJob(record)) return false;
   ActiveTrial trial;
   trial.id = record.id;
   trial.index = record.index;

@@ -1,16 +1,22 @@
 // `carbonsweep run --launcher slurm` end to end: the REAL binary submits real
 // trials (`carbonsweep trial --meter-self` on the fortunes task) to the REAL
 // one-node Slurm of the `slurm_cluster` fixture (SLURM_CONF points at it),
-// two at a time; then an orchestrator killed with SIGKILL mid-sweep and
-// `resume` follows the jobs it left running instead of submitting them again.
+// two at a time. Then what a cluster does to a sweep: a job cancelled with
+// scancel behind the orchestrator's back is requeued from its checkpoint; an
+// orchestrator killed with SIGKILL mid-sweep is resumed and follows the jobs
+// it left instead of submitting them again; a tiny budget cancels every job.
 #include <doctest/doctest.h>
 
 #include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
+#include <functional>
 #include <set>
 #include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "tests/e2e/e2e_helpers.h"
 #include "tests/testing/temp_dir.h"
@@ -22,16 +28,25 @@ namespace {
 using testing::RunCarbonsweep;
 using testing::StoredTrials;
 
-std::vector<std::string> SlurmSweepFlags(const testing::TempDir& dir, const std::string& name, int trials) {
+// `run --launcher slurm` of the small fortunes sweep, two jobs at a time.
+std::vector<std::string> SlurmSweepFlags(const testing::TempDir& dir, const std::string& name, int trials,
+                                         const std::string& budget = "1kg") {
   std::vector<std::string> args = {"run", "--launcher", "slurm", "--parallel", "2", "--trials", std::to_string(trials),
-                                   "--name", name, "--db", dir.File("sweeps.db"), "--budget", "1kg",
+                                   "--name", name, "--db", dir.File("sweeps.db"), "--budget", budget,
                                    "--intensity", "400", "--json"};
   std::vector<std::string> small = testing::SmallSweepFlags(dir.path());
   args.insert(args.end(), small.begin(), small.end());
   return args;
 }
 
-// The job ids Slurm still lists (pending or running) for this sweep's jobs.
+// Replaces the value after `flag` (the small sweep's flags each appear once).
+void SetFlag(std::vector<std::string>& args, const std::string& flag, const std::string& value) {
+  for (size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == flag) args[i + 1] = value;
+  }
+}
+
+// The job ids Slurm still lists (pending, running or completing) of these.
 std::set<std::string> QueuedJobIds(const std::set<std::string>& job_ids) {
   std::string output;
   testing::RunShell("squeue --noheader --format=%i", &output);
@@ -45,6 +60,55 @@ std::set<std::string> QueuedJobIds(const std::set<std::string>& job_ids) {
     start = end + 1;
   }
   return queued;
+}
+
+// Polls the store of a sweep started in the background until `done` holds
+// for its trials (at most `limit_seconds`); returns the last trials read.
+// The store may not exist yet right after the start.
+std::vector<TrialRecord> WaitForTrials(const std::string& db, const std::string& sweep,
+                                       const std::function<bool(const std::vector<TrialRecord>&)>& done,
+                                       double limit_seconds = 120) {
+  std::vector<TrialRecord> trials;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(limit_seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (testing::SweepExists(db, sweep)) {
+      trials = StoredTrials(db, sweep);
+      if (done(trials)) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // polling the store, not timing.
+  }
+  return trials;
+}
+
+// The "@cs" events the trial wrote into its work dir, in order.
+std::vector<nlohmann::json> WorkDirEvents(const std::string& work_dir) {
+  std::vector<nlohmann::json> events;
+  std::ifstream file(work_dir + "/events.log");
+  std::string line;
+  while (std::getline(file, line)) {
+    if (line.rfind("@cs ", 0) != 0) continue;
+    nlohmann::json event = nlohmann::json::parse(line.substr(4), nullptr, /*allow_exceptions=*/false);
+    if (event.is_object()) events.push_back(event);
+  }
+  return events;
+}
+
+int CountEvents(const std::vector<nlohmann::json>& events, const std::string& kind) {
+  int count = 0;
+  for (const nlohmann::json& event : events) count += event.value("event", "") == kind;
+  return count;
+}
+
+// Joules the trial metered itself, as it wrote them to energy.log.
+double EnergyLogJoules(const std::string& work_dir) {
+  double joules = 0;
+  std::ifstream file(work_dir + "/energy.log");
+  std::string line;
+  while (std::getline(file, line)) {
+    nlohmann::json record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (record.is_object()) joules += record.value("joules", 0.0);
+  }
+  return joules;
 }
 
 }  // namespace
@@ -93,46 +157,115 @@ TEST_CASE("a sweep through Slurm: trials finish as jobs, their own energy is rec
   }
 }
 
-TEST_CASE("the orchestrator killed mid-sweep: resume follows the queued and running jobs, submits none again") {
+TEST_CASE("a job cancelled with scancel mid-trial is recorded and requeued; the trial resumes from its checkpoint") {
+  testing::TempDir dir;
+  std::vector<std::string> run_args = SlurmSweepFlags(dir, "cancelled", 1);
+  // Five times the examples: an epoch lasts long enough to cancel the job inside the second one.
+  SetFlag(run_args, "--train-size", "480");
+  pid_t pid = testing::StartCarbonsweep(run_args, dir.File("run.log"));
+  // Cancel it once its first epoch is checkpointed (the epoch line follows the checkpoint).
+  std::vector<TrialRecord> trials = WaitForTrials(dir.File("sweeps.db"), "cancelled", [](const auto& trials) {
+    if (trials.size() != 1 || trials[0].job_id.empty() || trials[0].work_dir.empty()) return false;
+    std::vector<nlohmann::json> events = WorkDirEvents(trials[0].work_dir);
+    return CountEvents(events, "epoch") >= 1;
+  });
+  REQUIRE(trials.size() == 1);
+  const std::string cancelled_job = trials[0].job_id;
+  REQUIRE_FALSE(cancelled_job.empty());
+  std::string output;
+  REQUIRE(testing::RunShell("scancel " + cancelled_job, &output) == 0);
+
+  int code = testing::WaitForChild(pid);
+  testing::RunShell("cat '" + dir.File("run.log") + "'", &output);
+  INFO(output);
+  REQUIRE(code == 0);
+  CHECK(output.find("\"event\":\"trial_requeue\"") != std::string::npos);
+  CHECK(output.find("\"previous_job_id\":\"" + cancelled_job + "\"") != std::string::npos);
+  trials = StoredTrials(dir.File("sweeps.db"), "cancelled");
+  REQUIRE(trials.size() == 1);
+  CHECK(trials[0].state == TrialState::kFinished);
+  CHECK(trials[0].job_id != cancelled_job);  // the store names the job that finished it.
+  // The cancelled attempt stopped as interrupted; the second started from its checkpoint.
+  std::vector<nlohmann::json> events = WorkDirEvents(trials[0].work_dir);
+  REQUIRE(CountEvents(events, "start") == 2);
+  std::vector<nlohmann::json> starts;
+  for (const nlohmann::json& event : events) {
+    if (event.value("event", "") == "start") starts.push_back(event);
+  }
+  CHECK(starts[1].value("resumed_from_epoch", 0) >= 1);
+  CHECK(trials[0].energy.joules > 0);
+}
+
+TEST_CASE("the orchestrator killed mid-sweep: resume follows the queued, running and ended jobs, submits none again") {
   testing::TempDir dir;
   std::vector<std::string> run_args = SlurmSweepFlags(dir, "killed", 2);
   pid_t pid = testing::StartCarbonsweep(run_args, dir.File("run.log"));
-  // Wait until both trials are submitted (their job ids are in the store)
-  // and one still runs, then kill the orchestrator.
-  std::vector<TrialRecord> trials;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (std::chrono::steady_clock::now() < deadline) {
-    trials = StoredTrials(dir.File("sweeps.db"), "killed");
+  // Kill the orchestrator once both trials are submitted (their job ids are
+  // in the store) and one runs. The second starts after the first's first
+  // epoch (the cost model's calibration), so the first is still training.
+  std::vector<TrialRecord> trials = WaitForTrials(dir.File("sweeps.db"), "killed", [](const auto& trials) {
     int submitted = 0;
     bool one_runs = false;
     for (const TrialRecord& trial : trials) {
       submitted += !trial.job_id.empty();
       one_runs = one_runs || (trial.state == TrialState::kRunning && !trial.job_id.empty());
     }
-    if (submitted == 2 && one_runs) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // polling the store, not timing.
-  }
+    return submitted == 2 && one_runs;
+  });
   ::kill(pid, SIGKILL);
   CHECK(testing::WaitForChild(pid) == 128 + SIGKILL);
   REQUIRE(trials.size() == 2);
   std::set<std::string> job_ids;
   for (const TrialRecord& trial : trials) job_ids.insert(trial.job_id);
   REQUIRE(job_ids.size() == 2);
-  // The jobs outlive their orchestrator (at least one is still queued or running).
+  // The jobs outlive their orchestrator.
   CHECK(!QueuedJobIds(job_ids).empty());
+  // Let the first job end while no orchestrator watches: what it wrote
+  // meanwhile (its last epoch, its end, its energy) is in its work dir only.
+  for (int i = 0; i < 600 && QueuedJobIds({trials[0].job_id}).size() == 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // polling squeue, not timing.
+  }
 
   std::string output;
   int code = RunCarbonsweep({"resume", "killed", "--db", dir.File("sweeps.db"), "--json"}, &output);
   INFO(output);
   REQUIRE(code == 0);
-  CHECK(output.find("\"trial_adopt\"") != std::string::npos);
   std::vector<TrialRecord> after = StoredTrials(dir.File("sweeps.db"), "killed");
   REQUIRE(after.size() == 2);
   for (const TrialRecord& trial : after) {
+    CAPTURE(trial.index);
     CHECK(trial.state == TrialState::kFinished);
     CHECK(job_ids.count(trial.job_id) == 1);  // the same job: nothing was submitted again.
-    CHECK(trial.energy.joules > 0);
+    CHECK(output.find("{\"event\":\"trial_adopt\",\"job_id\":\"" + trial.job_id + "\"") != std::string::npos);
+    // Every joule it metered, once: energy.log read again from its start, the records already stored skipped.
+    CHECK(trial.energy.joules == doctest::Approx(EnergyLogJoules(trial.work_dir)).epsilon(1e-6));
   }
+}
+
+TEST_CASE("a tiny budget cancels the sweep's jobs: none is left in the queue, the spend within one interval") {
+  testing::TempDir dir;
+  std::string output;
+  // 1 mg: about a third of one trial's spend, so the budget runs out while the first job runs.
+  int code = RunCarbonsweep(SlurmSweepFlags(dir, "tiny", 4, "1mg"), &output);
+  INFO(output);
+  CHECK(code == 3);
+  CHECK(output.find("\"event\":\"budget_reached\"") != std::string::npos);
+  SweepSummary summary = testing::StoredSummary(dir.File("sweeps.db"), "tiny");
+  CHECK(summary.sweep.state == SweepState::kBudgetSpent);
+  std::vector<TrialRecord> trials = StoredTrials(dir.File("sweeps.db"), "tiny");
+  std::set<std::string> job_ids;
+  for (const TrialRecord& trial : trials) {
+    if (trial.job_id.empty()) continue;
+    job_ids.insert(trial.job_id);
+    CHECK(trial.state == TrialState::kStoppedBudget);  // it was running: cancelled, not finished.
+  }
+  CHECK_FALSE(job_ids.empty());
+  CHECK(QueuedJobIds(job_ids).empty());
+  // One 0.2 s sampling interval of the whole machine at the model's full power.
+  nlohmann::json power = nlohmann::json::parse(summary.sweep.power_json);
+  double machine_watts = power["components"]["cpu"].value("machine_watts", 100.0) + 20;
+  double one_interval_grams = machine_watts * 0.2 * 400 / 3.6e6;
+  CHECK(summary.spend.total.grams_co2e <= 0.001 + one_interval_grams);
 }
 
 }  // namespace cs
