@@ -1,9 +1,15 @@
 // `carbonsweep baseline`: TF-IDF + logistic regression on a task's split, in
-// seconds - what the cheap model gets before and beside any sweep.
+// seconds - what the cheap model gets before and beside any sweep. Metered
+// like a trial; with --db it is recorded in the store, where `compare` and
+// `report` show it as the reference row of sweeps on the same data.
 #include <iostream>
 
 #include "cli/command.h"
+#include "cli/self_meter.h"
+#include "cli/task_flags.h"
+#include "common/clock.h"
 #include "common/files.h"
+#include "store/sweep_store.h"
 #include "trials/baseline.h"
 #include "trials/dataset.h"
 
@@ -11,9 +17,27 @@ namespace cs {
 
 namespace po = boost::program_options;
 
-// Shared with `trial` (defined in trial_command.cc): the data flags.
-void AddTaskFlags(po::options_description* options);
-Result<TaskSpec> TaskSpecFromFlags(const po::variables_map& vm);
+namespace {
+
+constexpr char kBaselineMethod[] = "tfidf-logreg";
+
+Status RecordBaseline(SweepStore& store, const TaskSpec& spec, const TaskSplit& split, const BaselineResult& result,
+                      const nlohmann::json& details, double joules, double grams) {
+  BaselineRecord record;
+  record.task_json = split.provenance.dump();
+  record.task_checksum = TaskSpecChecksum(spec);
+  record.method = kBaselineMethod;
+  record.val_accuracy = result.val_accuracy;
+  record.test_accuracy = result.test_accuracy;
+  record.seconds = result.seconds;
+  record.joules = joules;
+  record.grams_co2e = grams;
+  record.details_json = details.dump();
+  record.created_at_unix = RealClock::Get()->NowUnixSeconds();
+  return store.InsertBaseline(record).status();
+}
+
+}  // namespace
 
 int RunBaselineCommand(const std::vector<std::string>& args) {
   po::options_description options("baseline options");
@@ -22,7 +46,11 @@ int RunBaselineCommand(const std::vector<std::string>& args) {
        "words of each text used (0 = all; 127 mimics a 128-token window)")
       ("no-bigrams", "unigram features only")
       ("threads", po::value<int>()->default_value(0), "threads (0 = every core)")
-      ("out", po::value<std::string>(), "write the result JSON here");
+      ("out", po::value<std::string>(), "write the result JSON here")
+      ("db", po::value<std::string>(), "also record it in this store (the reference row of `compare` and `report`)")
+      ("region", po::value<std::string>()->default_value(""), "grid region for the CO2, e.g. FR")
+      ("intensity", po::value<double>(), "grid intensity in gCO2e/kWh")
+      ("pue", po::value<double>()->default_value(1.0), "data-centre power usage effectiveness");
   AddTaskFlags(&options);
   po::variables_map vm;
   int exit_code = 0;
@@ -36,22 +64,50 @@ int RunBaselineCommand(const std::vector<std::string>& args) {
   baseline.use_bigrams = vm.count("no-bigrams") == 0;
   baseline.threads = vm["threads"].as<int>();
 
+  IntensityOptions intensity;
+  intensity.region = vm["region"].as<std::string>();
+  if (vm.count("intensity")) intensity.grams_per_kwh = vm["intensity"].as<double>();
+  const double pue = vm["pue"].as<double>();
+  if (pue < 1.0) return ReportError("baseline", ExitCode::kBadInput, "--pue: " + std::to_string(pue) + " is below 1");
+  // The store is opened first: a bad --db fails before any work is spent.
+  std::unique_ptr<SweepStore> store;
+  if (vm.count("db")) {
+    Result<std::unique_ptr<SweepStore>> opened = SweepStore::Open(vm["db"].as<std::string>(), StoreOptions{});
+    if (!opened.ok()) return ReportError("baseline", opened.status());
+    store = std::move(*opened);
+  }
+  Result<std::unique_ptr<SelfEnergyMeter>> meter = StartSelfMeter(intensity, pue, 1.0);
+  if (!meter.ok()) return ReportError("baseline", meter.status());
+
   Result<TaskSplit> split = LoadTask(*task);
   if (!split.ok()) return ReportError("baseline", split.status());
   Result<BaselineResult> result = RunBaseline(*split, baseline);
   if (!result.ok()) return ReportError("baseline", result.status());
+  const EnergyReading energy = (*meter)->Read();  // data loading included: the user pays for it too.
+  const double joules = energy.joules * pue;
 
   std::cout << "baseline (TF-IDF + logistic regression, " << (baseline.max_words > 0 ? "first " + std::to_string(baseline.max_words) + " words" : std::string("full texts"))
             << ") on " << split->name << ": val accuracy " << result->val_accuracy << ", test accuracy "
             << result->test_accuracy << ", " << result->features << " features, l2 " << result->l2 << ", "
-            << result->seconds << " s\n";
+            << result->seconds << " s, " << joules << " J, " << energy.grams_co2e << " g CO2e\n";
   if (vm.count("out")) {
     nlohmann::json out = result->ToJson();
     out["max_words"] = baseline.max_words;
     out["bigrams"] = baseline.use_bigrams;
     out["task"] = split->provenance;
+    out["joules"] = joules;
+    out["grams_co2e"] = energy.grams_co2e;
+    out["power"] = (*meter)->Describe();
     Status written = WriteFileAtomic(vm["out"].as<std::string>(), out.dump(2) + "\n");
     if (!written.ok()) return ReportError("baseline", written);
+  }
+  if (store != nullptr) {
+    nlohmann::json details = result->ToJson();
+    details["max_words"] = baseline.max_words;
+    details["bigrams"] = baseline.use_bigrams;
+    details["power"] = (*meter)->Describe();
+    Status recorded = RecordBaseline(*store, *task, *split, *result, details, joules, energy.grams_co2e);
+    if (!recorded.ok()) return ReportError("baseline", recorded);
   }
   return 0;
 }

@@ -5,9 +5,8 @@
 #include <iostream>
 
 #include "carbon/intensity.h"
-#include "carbon/power_source.h"
-#include "carbon/sampler.h"
 #include "cli/command.h"
+#include "cli/self_meter.h"
 #include "common/units.h"
 #include "trials/dataset.h"
 #include "trials/pretrain.h"
@@ -18,51 +17,8 @@ namespace po = boost::program_options;
 
 namespace {
 
-constexpr int64_t kSelfTrialId = 0;  // the pre-training is the one "trial" this sampler meters.
-
 std::atomic<bool> g_stop_requested{false};
 void RequestStop(int) { g_stop_requested = true; }
-
-// The carbon module's self-meter behind pre-training's EnergyMeter: CPU (and
-// RAM) joules of this process, grams at the chosen intensity.
-class SamplerEnergyMeter : public EnergyMeter {
- public:
-  explicit SamplerEnergyMeter(std::unique_ptr<PowerSampler> sampler) : sampler_(std::move(sampler)) {}
-  ~SamplerEnergyMeter() override { sampler_->Stop(); }
-
-  EnergyReading Read() override {
-    sampler_->SampleOnce();
-    for (const EnergySample& sample : sampler_->TakeSamples()) {
-      if (sample.trial_id == kSelfTrialId) grams_co2e_ += sample.grams_co2e;
-    }
-    EnergyReading reading;
-    reading.joules = sampler_->TotalJoules(kSelfTrialId, Component::kCpu) +
-                     sampler_->TotalJoules(kSelfTrialId, Component::kRam) +
-                     sampler_->TotalJoules(kSelfTrialId, Component::kGpu);
-    reading.grams_co2e = grams_co2e_;
-    return reading;
-  }
-  nlohmann::json Describe() const override { return sampler_->Describe(); }
-
- private:
-  std::unique_ptr<PowerSampler> sampler_;
-  double grams_co2e_ = 0;  // summed from the drained samples.
-};
-
-Result<std::unique_ptr<SamplerEnergyMeter>> StartMeter(const IntensityOptions& intensity_options, double pue) {
-  MeterOptions meter_options;
-  meter_options.pue = pue;
-  Result<PowerSetup> setup = DetectPowerSources(meter_options);
-  if (!setup.ok()) return setup.status();
-  Result<std::shared_ptr<const IntensityProvider>> intensity = MakeIntensityProvider(intensity_options);
-  if (!intensity.ok()) return intensity.status();
-  SamplerOptions sampler_options;
-  sampler_options.interval_seconds = 10.0;  // one process, long run: coarse samples suffice.
-  auto sampler = std::make_unique<PowerSampler>(std::move(*setup), *intensity, sampler_options);
-  CS_RETURN_IF_ERROR(sampler->MeterSelf(kSelfTrialId));
-  sampler->Start();
-  return std::make_unique<SamplerEnergyMeter>(std::move(sampler));
-}
 
 }  // namespace
 
@@ -163,7 +119,8 @@ int RunPretrainCommand(const std::vector<std::string>& args) {
   IntensityOptions intensity_options;
   intensity_options.region = vm["region"].as<std::string>();
   if (vm.count("intensity")) intensity_options.grams_per_kwh = vm["intensity"].as<double>();
-  Result<std::unique_ptr<SamplerEnergyMeter>> meter = StartMeter(intensity_options, vm["pue"].as<double>());
+  // One process, a long run: coarse samples suffice.
+  Result<std::unique_ptr<SelfEnergyMeter>> meter = StartSelfMeter(intensity_options, vm["pue"].as<double>(), 10.0);
   if (!meter.ok()) return ReportError("pretrain", meter.status());
 
   pretrain.stop_requested = &g_stop_requested;

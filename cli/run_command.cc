@@ -8,22 +8,17 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "cli/task_flags.h"
 #include "common/files.h"
 #include "common/units.h"
 #include "orchestrator/session.h"
+#include "trials/dataset.h"
 
 namespace cs {
 
 namespace po = boost::program_options;
 
 namespace {
-
-// Paths are stored with the sweep: absolute, so `resume` works from any directory.
-std::string AbsolutePath(const std::string& path) {
-  std::error_code error;
-  std::filesystem::path absolute = std::filesystem::absolute(path, error);
-  return error ? path : absolute.string();
-}
 
 std::string DefaultSweepName() {
   std::time_t now = std::time(nullptr);
@@ -170,6 +165,12 @@ int RunRunCommand(const std::vector<std::string>& args) {
   if (vm.count("backbone")) config.task.backbone = AbsolutePath(vm["backbone"].as<std::string>());
   if (vm["from-scratch"].as<bool>()) config.task.init = TrialInit::kFromScratch;
   if (vm.count("vocab")) config.task.vocab = AbsolutePath(vm["vocab"].as<std::string>());
+  TaskSpec data = DefaultTaskSpec(config.task.task.empty() ? "imdb" : config.task.task);
+  if (config.task.train_size > 0 || config.task.val_size > 0 || config.task.test_size > 0) data.size = DataSize::kFixed;
+  if (config.task.train_size > 0) data.train_size = static_cast<int>(config.task.train_size);
+  if (config.task.val_size > 0) data.val_size = static_cast<int>(config.task.val_size);
+  if (config.task.test_size > 0) data.test_size = static_cast<int>(config.task.test_size);
+  config.task.data_checksum = TaskSpecChecksum(data);
   if (vm.count("region")) config.carbon.region = vm["region"].as<std::string>();
   if (vm.count("intensity")) config.carbon.intensity_g_per_kwh = vm["intensity"].as<double>();
   if (vm.count("intensity-file")) config.carbon.intensity_file = AbsolutePath(vm["intensity-file"].as<std::string>());

@@ -32,6 +32,11 @@ struct TaskOptions {
   std::string backbone;    // --backbone DIR; "" = the committed one.
   std::string vocab;       // --vocab FILE: with --from-scratch when there is no backbone.
   TrialInit init = TrialInit::kBackbone;
+  // The identity of the data (trials/dataset.h TaskSpecChecksum), which the
+  // CLI computes because the orchestrator does not read data; stored as the
+  // sweep's task_checksum so compare and baselines match sweeps on it.
+  // "" = a checksum of the flags above.
+  std::string data_checksum;
   // The `carbonsweep trial` flags for these options.
   std::vector<std::string> ToTrialArgs() const;
 };

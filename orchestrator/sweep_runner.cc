@@ -1035,7 +1035,7 @@ Result<int64_t> CreateSweepRecord(SweepStore& store, const SweepConfig& config, 
   nlohmann::json task = config.task.ToTrialArgs();
   sweep.task_json = nlohmann::json{{"task", config.task.task.empty() ? "default" : config.task.task},
                                    {"args", task}}.dump();
-  sweep.task_checksum = Sha256OfString(sweep.task_json);
+  sweep.task_checksum = config.task.data_checksum.empty() ? Sha256OfString(sweep.task_json) : config.task.data_checksum;
   sweep.space_json = space.ToJson().dump();
   nlohmann::json config_json = config.ToJson();
   config_json["strategy_state"] = strategy.State();

@@ -437,6 +437,8 @@ nlohmann::json TaskSpecToJson(const TaskSpec& spec) {
           {"data_seed", spec.data_seed}};
 }
 
+std::string TaskSpecChecksum(const TaskSpec& spec) { return Sha256OfString(TaskSpecToJson(spec).dump()); }
+
 Result<TaskSpec> ParseTaskSpec(const nlohmann::json& object) {
   if (!object.is_object()) return Status::InvalidArgument("task: expected a JSON object");
   static const std::vector<std::string> kFields = {"task",      "text_column", "label_column", "size",

@@ -69,6 +69,11 @@ nlohmann::json TaskSpecToJson(const TaskSpec& spec);
 // Missing fields take DefaultTaskSpec(task)'s values; unknown fields and bad
 // values are refused: "task.train_size: -3 is not a positive integer".
 Result<TaskSpec> ParseTaskSpec(const nlohmann::json& object);
+// What a sweep and a baseline are matched on (compare, reports): the sha256
+// of TaskSpecToJson(spec), known before any data is read. Equal checksums
+// mean the same task, sizes and shuffle seed, hence the same split of the
+// same source (whose own sha256 every trial records).
+std::string TaskSpecChecksum(const TaskSpec& spec);
 const char* DataSizeName(DataSize size);
 
 // Texts with integer labels in [0, label_names.size()).

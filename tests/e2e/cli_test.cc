@@ -21,11 +21,6 @@ using namespace cs::testing;
 
 namespace {
 
-std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
 // Polls `status NAME --json` until `predicate` holds (or 60 s pass).
 nlohmann::json WaitForStatus(const std::string& db, const std::string& name,
                              const std::function<bool(const nlohmann::json&)>& predicate) {

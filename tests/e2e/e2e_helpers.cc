@@ -28,6 +28,11 @@ std::vector<std::string> SmallSweepFlags(const std::string& dir) {
           "--sample-interval", "0.2"};
 }
 
+std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
 pid_t StartCarbonsweep(const std::vector<std::string>& args, const std::string& log_path) {
   std::vector<std::string> strings = {BinaryPath()};
   strings.insert(strings.end(), args.begin(), args.end());

@@ -18,6 +18,9 @@ namespace cs::testing {
 // without --name/--db.
 std::vector<std::string> SmallSweepFlags(const std::string& dir);
 
+// `a` followed by `b`: command lines built from parts.
+std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b);
+
 // Runs `carbonsweep ARGS...` to its end; returns the exit code, fills output (stdout+stderr).
 int RunCarbonsweep(const std::vector<std::string>& args, std::string* output);
 
