@@ -259,6 +259,8 @@ void PowerSampler::SampleLocked(int64_t final_trial_id, double final_cpu_seconds
     sample.watts = interval > 0 ? value / interval : 0;
     sample.intensity_g_per_kwh = intensity;
     sample.grams_co2e = value * setup_.options.pue * intensity / 3.6e6;
+    auto used = cpu_seconds.find(sample.trial_id);
+    if (used != cpu_seconds.end()) sample.cpu_seconds = used->second;
     totals_[{sample.trial_id, static_cast<int>(sample.component)}] += value;
     pending_.push_back(sample);
   }

@@ -50,6 +50,7 @@ struct EnergySample {
   double watts = 0;             // joules / interval_seconds.
   double intensity_g_per_kwh = 0;  // in force at the interval's midpoint.
   double grams_co2e = 0;        // joules x PUE x intensity / 3.6e6.
+  double cpu_seconds = 0;       // the trial's CPU seconds in the interval (on each of its samples); 0 unattributed.
 };
 
 struct SamplerOptions {

@@ -6,6 +6,7 @@
 #include "cli/command.h"
 #include "cli/task_flags.h"
 #include "orchestrator/slurm_energy.h"
+#include "trials/exit_usage.h"
 #include "trials/dataset.h"
 #include "trials/finetune.h"
 
@@ -66,7 +67,10 @@ int RunTrialCommand(const std::vector<std::string>& args) {
   }
   trial.threads = vm["threads"].as<int>();
   if (trial.threads < 0) return ReportError("trial", ExitCode::kBadInput, "--threads: must be 0 or more");
-  if (vm.count("work-dir")) trial.work_dir = vm["work-dir"].as<std::string>();
+  if (vm.count("work-dir")) {
+    trial.work_dir = vm["work-dir"].as<std::string>();
+    InstallOrchestratorDeathHandler(trial.work_dir);  // before the slow start-up: its CPU counts too.
+  }
   if (vm.count("out")) trial.out_path = vm["out"].as<std::string>();
   trial.stop_after_epoch = vm["stop-after-epoch"].as<int>();
   if (trial.stop_after_epoch < 0) return ReportError("trial", ExitCode::kBadInput, "--stop-after-epoch: must be 0 or more");

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "common/files.h"
+#include "trials/exit_usage.h"
 #include "trials/protocol.h"
 
 extern char** environ;
@@ -95,6 +96,9 @@ Result<LaunchedTrial> LocalProcessLauncher::Start(const LaunchRequest& request) 
   for (std::string& arg : arg_strings) argv.push_back(arg.data());
   argv.push_back(nullptr);
   std::vector<std::string> env_strings = options_.environment;
+  if (options_.leaves_exit_usage) {
+    env_strings.push_back(std::string(kOrchestratorPidVariable) + "=" + std::to_string(::getpid()));
+  }
   std::vector<char*> envp;
   for (char** entry = environ; *entry != nullptr; ++entry) envp.push_back(*entry);
   for (std::string& entry : env_strings) envp.push_back(entry.data());
@@ -116,6 +120,7 @@ Result<LaunchedTrial> LocalProcessLauncher::Start(const LaunchRequest& request) 
   }
   int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   pid_t parent = ::getpid();
+  const bool leaves_exit_usage = options_.leaves_exit_usage;
 
   pid_t pid = ::fork();
   if (pid < 0) {
@@ -124,12 +129,17 @@ Result<LaunchedTrial> LocalProcessLauncher::Start(const LaunchRequest& request) 
   }
   if (pid == 0) {
     ::setpgid(0, 0);
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // The trial outlives us by the time it takes to write its CPU time
+    // (trials/exit_usage.h), then exits; `resume` adds what we had not sampled.
+    ::prctl(PR_SET_PDEATHSIG, kOrchestratorDeathSignal);
     if (::getppid() != parent) ::_exit(127);  // the orchestrator died before prctl.
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     for (int sig : {SIGINT, SIGTERM, SIGPIPE, SIGHUP}) ::signal(sig, SIG_DFL);
+    // Until the trial's handler is installed (after libtorch's start-up), a
+    // death of ours must not end it unheard: see trials/exit_usage.h.
+    ::signal(kOrchestratorDeathSignal, leaves_exit_usage ? SIG_IGN : SIG_DFL);
     if (null_fd >= 0) ::dup2(null_fd, 0);
     ::dup2(out_pipe[1], 1);
     ::dup2(err_pipe[1], 2);

@@ -2,8 +2,10 @@
 // (fork + exec of `carbonsweep trial ...`), reads its stdout event lines and
 // keeps the tail of its stderr, all through poll() on the scheduler thread.
 //
-// Children get PR_SET_PDEATHSIG(SIGKILL), so a killed orchestrator (kill -9)
-// never leaves trials running unmetered beside a later `resume`; each child
+// Children get PR_SET_PDEATHSIG(kOrchestratorDeathSignal): a killed
+// orchestrator (kill -9) never leaves trials running unmetered beside a later
+// `resume`, and each trial leaves its CPU time behind (trials/exit_usage.h)
+// so `resume` can count what was not sampled; each child
 // leads its own process group, so Ctrl-C at the terminal reaches only the
 // orchestrator, which then stops the trials itself (gracefully). stderr is
 // also appended to <work_dir>/stderr.log for humans.
@@ -30,6 +32,12 @@ struct LocalLauncherOptions {
   size_t stderr_tail_bytes = 4096;
   // Extra environment entries ("NAME=value") for every child.
   std::vector<std::string> environment;
+  // The program leaves its CPU time when this orchestrator dies
+  // (trials/exit_usage.h, as `carbonsweep trial` does): the death signal is
+  // ignored until it installs its handler, which then notices a death that
+  // came before. False for other programs: the signal's default action ends
+  // them at once.
+  bool leaves_exit_usage = true;
 };
 
 class LocalProcessLauncher : public TrialLauncher {

@@ -5,11 +5,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "common/files.h"
 #include "common/units.h"
@@ -17,6 +20,7 @@
 #include "orchestrator/slurm_energy.h"
 #include "orchestrator/trial_files.h"
 #include "search_spaces/early_stopping.h"
+#include "trials/exit_usage.h"
 #include "trials/params.h"
 #include "trials/protocol.h"
 
@@ -126,6 +130,7 @@ class SweepLoop {
   Status TakeLease();
   Status LoadTrials();
   Status IngestWorkDir(TrialRecord& trial);
+  Status RecoverEnergyAfterOrchestratorDeath(const TrialRecord& trial);
   // --- the loop ---
   void HandleInterrupts();
   void StartWhatFits();
@@ -238,10 +243,80 @@ Status SweepLoop::TakeLease() {
   return env_.store->AcquireLease(sweep_id_, env_.lease_owner, Now(), stale_after);
 }
 
+Status SweepLoop::RecoverEnergyAfterOrchestratorDeath(const TrialRecord& trial) {
+  // A local trial running when its orchestrator died left its whole CPU time
+  // (trials/exit_usage.h). What the ledger lacks for this attempt - the CPU
+  // after the last sample, or samples drained but never written - is priced
+  // at this trial's own joules per CPU second, per component and method.
+  if (trial.state != TrialState::kRunning || trial.job_id.rfind("pid:", 0) != 0) return Status::Ok();
+  // A trial still in its start-up when we died writes its file once its
+  // handler is in place (a second or so): wait for it, never run beside it.
+  const int64_t pid = std::atoll(trial.job_id.c_str() + 4);
+  for (int waited = 0; waited < 600 && TrialProcessAlive(pid, trial.work_dir); ++waited) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::optional<TrialExitUsage> usage = ReadTrialExitUsage(trial.work_dir);
+  if (!usage || "pid:" + std::to_string(usage->pid) != trial.job_id) return Status::Ok();  // another attempt's.
+  const double missing_cpu_seconds = usage->cpu_seconds - trial.attempt_cpu_seconds;
+  if (missing_cpu_seconds < 1e-3) return Status::Ok();  // already in the ledger (a second resume).
+
+  // Its own price; for a trial killed before its first sample, the sweep's.
+  Result<std::vector<EnergyTotal>> priced = env_.store->TrialEnergy(trial.id);
+  if (!priced.ok()) return priced.status();
+  auto has_price = [](const EnergyTotal& total) { return total.cpu_seconds > 0 && total.joules > 0; };
+  if (std::none_of(priced->begin(), priced->end(), has_price)) {
+    priced = env_.store->SweepEnergy(sweep_id_);
+    if (!priced.ok()) return priced.status();
+  }
+  std::map<std::pair<std::string, std::string>, std::pair<double, double>> joules_and_cpu;
+  for (const EnergyTotal& total : *priced) {
+    if (!total.trial_id || !has_price(total)) continue;
+    auto& [joules, cpu] = joules_and_cpu[{total.component, total.method}];
+    joules += total.joules;
+    cpu += total.cpu_seconds;
+  }
+  if (joules_and_cpu.empty()) {
+    env_.progress->Event({{"event", "warning"}, {"trial", trial.index}, {"cpu_seconds", missing_cpu_seconds}},
+                         "warning: trial " + std::to_string(trial.index) + " used " +
+                             std::to_string(missing_cpu_seconds) +
+                             " CPU s before any sample of this sweep could price them; not counted");
+    return Status::Ok();
+  }
+  const double intensity = env_.intensity != nullptr ? env_.intensity->GramsPerKwhAt(usage->unix_seconds)
+                                                     : sweep_.intensity_g_per_kwh;
+  std::vector<PowerSampleRow> rows;
+  double recovered_joules = 0;
+  for (const auto& [key, totals] : joules_and_cpu) {
+    PowerSampleRow row;
+    row.sweep_id = sweep_id_;
+    row.trial_id = trial.id;
+    row.unix_seconds = usage->unix_seconds;
+    row.interval_seconds = 0;  // not a metered interval: CPU time priced after the fact.
+    row.component = key.first;
+    row.method = key.second;
+    row.joules = missing_cpu_seconds * totals.first / totals.second;
+    row.grams_co2e = row.joules * intensity / 3.6e6;  // the stored joules already carry the PUE.
+    row.intensity_g_per_kwh = intensity;
+    row.cpu_seconds = missing_cpu_seconds;
+    recovered_joules += row.joules;
+    rows.push_back(std::move(row));
+  }
+  auto appended = env_.store->AppendPowerSamples(rows);
+  if (!appended.ok()) return appended.status();
+  char cpu_text[32];
+  std::snprintf(cpu_text, sizeof cpu_text, "%.2f", missing_cpu_seconds);
+  env_.progress->Event({{"event", "energy_recovered"}, {"trial", trial.index}, {"cpu_seconds", missing_cpu_seconds},
+                        {"joules", recovered_joules}},
+                       "trial " + std::to_string(trial.index) + ": " + FormatJoules(recovered_joules) + " (" +
+                           cpu_text + " CPU s) it used after the last sample of the previous run, now counted");
+  return Status::Ok();
+}
+
 Status SweepLoop::IngestWorkDir(TrialRecord& trial) {
   // Epochs (and an end) the trial wrote but the orchestrator did not record
   // before it died. RecordEpoch is idempotent, so re-reading all is safe.
   if (trial.work_dir.empty()) return Status::Ok();
+  CS_RETURN_IF_ERROR(RecoverEnergyAfterOrchestratorDeath(trial));
   TrialFileEvents files = ReadTrialEvents(trial.work_dir);
   for (const nlohmann::json& epoch : files.epochs) {
     EpochRecord record = EpochRecordFromEvent(trial.id, epoch, Now());
@@ -794,6 +869,7 @@ void SweepLoop::WriteSamples(double* grams_written) {
     row.watts = sample.watts * config_.carbon.pue;
     row.grams_co2e = sample.grams_co2e;
     row.intensity_g_per_kwh = sample.intensity_g_per_kwh;
+    row.cpu_seconds = sample.cpu_seconds;
     *grams_written += sample.grams_co2e;
     rows.push_back(std::move(row));
   }

@@ -139,10 +139,22 @@ Status CreateVersion1(SqliteDb& db) {
                  "creating the schema (version 1)");
 }
 
+// Version 1 -> 2: the CPU seconds behind each sample, so the energy a trial
+// burnt after the orchestrator's last sample (a kill -9 of the orchestrator)
+// can be priced at resume from the trial's own rusage. Old rows get 0.
+Status AddCpuSecondsVersion2(SqliteDb& db) {
+  return db.Exec(R"sql(
+    ALTER TABLE power_samples ADD COLUMN cpu_seconds REAL NOT NULL DEFAULT 0;
+    ALTER TABLE trial_energy ADD COLUMN cpu_seconds REAL NOT NULL DEFAULT 0;
+    ALTER TABLE trials ADD COLUMN attempt_cpu_seconds REAL NOT NULL DEFAULT 0;
+  )sql",
+                 "adding CPU seconds to samples and trials (version 2)");
+}
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
-  static const std::vector<Migration> migrations = {&CreateVersion1};
+  static const std::vector<Migration> migrations = {&CreateVersion1, &AddCpuSecondsVersion2};
   return migrations;
 }
 

@@ -142,7 +142,7 @@ constexpr const char* kTrialColumns =
     "t.ended_at, t.pid, t.job_id, t.work_dir, t.best_epoch, t.val_accuracy, t.test_accuracy, t.seconds, "
     "t.steps, t.examples, t.exit_status, t.stderr_tail, t.reason, t.attempts, "
     "(SELECT TOTAL(e.joules) FROM trial_energy e WHERE e.trial_id = t.id), "
-    "(SELECT TOTAL(e.grams_co2e) FROM trial_energy e WHERE e.trial_id = t.id)";
+    "(SELECT TOTAL(e.grams_co2e) FROM trial_energy e WHERE e.trial_id = t.id), t.attempt_cpu_seconds";
 
 TrialRecord ReadTrial(const SqliteStatement& row) {
   TrialRecord trial;
@@ -170,6 +170,7 @@ TrialRecord ReadTrial(const SqliteStatement& row) {
   trial.attempts = static_cast<int>(row.Int(21));
   trial.energy.joules = row.Double(22);
   trial.energy.grams_co2e = row.Double(23);
+  trial.attempt_cpu_seconds = row.Double(24);
   return trial;
 }
 
@@ -199,6 +200,7 @@ EnergyTotal ReadEnergyTotal(const SqliteStatement& row) {
   total.grams_co2e = row.Double(4);
   total.seconds = row.Double(5);
   total.samples = row.Int(6);
+  total.cpu_seconds = row.Double(7);
   return total;
 }
 
@@ -214,6 +216,7 @@ PowerSampleRow ReadPowerSample(const SqliteStatement& row) {
   sample.watts = row.Double(7);
   sample.grams_co2e = row.Double(8);
   sample.intensity_g_per_kwh = row.Double(9);
+  sample.cpu_seconds = row.Double(10);
   return sample;
 }
 
@@ -635,7 +638,7 @@ Status SweepStore::MarkTrialRunning(int64_t trial_id, const TrialLaunch& launch,
     Result<SqliteStatement> stmt = db.Prepare(
         "UPDATE trials SET state = 1, pid = ?, job_id = ?, work_dir = ?, attempts = attempts + 1, "
         "started_at = COALESCE(started_at, ?), ended_at = NULL, exit_status = NULL, stderr_tail = '', "
-        "reason = '' WHERE id = ?");
+        "reason = '', attempt_cpu_seconds = 0 WHERE id = ?");
     if (!stmt.ok()) return stmt.status();
     stmt->BindAll(launch.pid, launch.job_id, launch.work_dir, now_unix, trial_id);
     return RunUpdate(db, *stmt, doing, TrialName(trial_id));
@@ -783,23 +786,32 @@ Result<int64_t> SweepStore::AppendPowerSamples(const std::vector<PowerSampleRow>
     for (const PowerSampleRow& row : rows) {
       Result<SqliteStatement> insert = db.Prepare(
           "INSERT OR IGNORE INTO power_samples (sweep_id, trial_id, unix_seconds, interval_seconds, component, "
-          "method, joules, watts, grams_co2e, intensity_g_per_kwh) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+          "method, joules, watts, grams_co2e, intensity_g_per_kwh, cpu_seconds) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
       if (!insert.ok()) return insert.status();
       insert->BindAll(row.sweep_id, row.trial_id, row.unix_seconds, row.interval_seconds, row.component, row.method,
-                      row.joules, row.watts, row.grams_co2e, row.intensity_g_per_kwh);
+                      row.joules, row.watts, row.grams_co2e, row.intensity_g_per_kwh, row.cpu_seconds);
       CS_RETURN_IF_ERROR(insert->Run(doing));
       if (db.Changes() == 0) continue;  // already stored: counted once.
       ++inserted;
       if (row.trial_id) {
         Result<SqliteStatement> total = db.Prepare(
-            "INSERT INTO trial_energy (trial_id, component, method, sweep_id, joules, grams_co2e, seconds, samples) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (trial_id, component, method) DO UPDATE SET "
+            "INSERT INTO trial_energy (trial_id, component, method, sweep_id, joules, grams_co2e, seconds, samples, "
+            "cpu_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT (trial_id, component, method) DO UPDATE SET "
             "joules = joules + excluded.joules, grams_co2e = grams_co2e + excluded.grams_co2e, "
-            "seconds = seconds + excluded.seconds, samples = samples + 1");
+            "seconds = seconds + excluded.seconds, samples = samples + 1, "
+            "cpu_seconds = cpu_seconds + excluded.cpu_seconds");
         if (!total.ok()) return total.status();
         total->BindAll(*row.trial_id, row.component, row.method, row.sweep_id, row.joules, row.grams_co2e,
-                       row.interval_seconds);
+                       row.interval_seconds, row.cpu_seconds);
         CS_RETURN_IF_ERROR(total->Run(doing));
+        if (row.component == "cpu" && row.cpu_seconds > 0) {
+          Result<SqliteStatement> attempt =
+              db.Prepare("UPDATE trials SET attempt_cpu_seconds = attempt_cpu_seconds + ? WHERE id = ?");
+          if (!attempt.ok()) return attempt.status();
+          attempt->BindAll(row.cpu_seconds, *row.trial_id);
+          CS_RETURN_IF_ERROR(attempt->Run(doing));
+        }
       } else {
         Result<SqliteStatement> total = db.Prepare(
             "INSERT INTO unattributed_energy (sweep_id, component, method, joules, grams_co2e, seconds, samples) "
@@ -832,7 +844,7 @@ Result<SweepSpend> SweepStore::GetSweepSpend(int64_t sweep_id) {
 Result<std::vector<EnergyTotal>> SweepStore::TrialEnergy(int64_t trial_id) {
   return impl_->ReadRows<EnergyTotal>(
       "reading the energy of trial " + std::to_string(trial_id),
-      "SELECT trial_id, component, method, joules, grams_co2e, seconds, samples FROM trial_energy "
+      "SELECT trial_id, component, method, joules, grams_co2e, seconds, samples, cpu_seconds FROM trial_energy "
       "WHERE trial_id = ? ORDER BY component, method",
       ReadEnergyTotal, trial_id);
 }
@@ -841,12 +853,12 @@ Result<std::vector<EnergyTotal>> SweepStore::SweepEnergy(int64_t sweep_id) {
   // Unattributed rows sort first (k = -1), then trials by k.
   return impl_->ReadRows<EnergyTotal>(
       "reading the energy of sweep " + std::to_string(sweep_id),
-      "SELECT NULL, component, method, joules, grams_co2e, seconds, samples, -1 AS k FROM unattributed_energy "
+      "SELECT NULL, component, method, joules, grams_co2e, seconds, samples, 0, -1 AS k FROM unattributed_energy "
       "WHERE sweep_id = ?1 "
       "UNION ALL "
-      "SELECT e.trial_id, e.component, e.method, e.joules, e.grams_co2e, e.seconds, e.samples, t.k "
+      "SELECT e.trial_id, e.component, e.method, e.joules, e.grams_co2e, e.seconds, e.samples, e.cpu_seconds, t.k "
       "FROM trial_energy e JOIN trials t ON t.id = e.trial_id WHERE e.sweep_id = ?1 "
-      "ORDER BY 8, 2, 3",
+      "ORDER BY 9, 2, 3",
       ReadEnergyTotal, sweep_id);
 }
 
@@ -854,7 +866,7 @@ Result<std::vector<PowerSampleRow>> SweepStore::ListPowerSamples(int64_t sweep_i
   return impl_->ReadRows<PowerSampleRow>(
       "listing the power samples of sweep " + std::to_string(sweep_id),
       "SELECT sweep_id, trial_id, unix_seconds, interval_seconds, component, method, joules, watts, grams_co2e, "
-      "intensity_g_per_kwh FROM power_samples WHERE sweep_id = ? ORDER BY unix_seconds, id",
+      "intensity_g_per_kwh, cpu_seconds FROM power_samples WHERE sweep_id = ? ORDER BY unix_seconds, id",
       ReadPowerSample, sweep_id);
 }
 

@@ -53,7 +53,7 @@ namespace cs {
 
 // The format version this build writes, kept in `PRAGMA user_version`.
 // History and the migration rule: docs/store-format.md.
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 // ---------------------------------------------------------------------------
 // Stored enums. Their NUMBERS are written to the file: never renumber or
@@ -205,6 +205,10 @@ struct TrialRecord {
   std::string stderr_tail;                // last lines of stderr of a failed trial.
   std::string reason;                     // why it ended this way (one line), or "".
   int attempts = 0;                       // launches so far (resumes, requeues).
+  // CPU seconds of the current attempt already in the ledger (its "cpu"
+  // rows); MarkTrialRunning resets it. What the trial process used beyond
+  // this when it died is what a resume recovers.
+  double attempt_cpu_seconds = 0;
   // Filled by reads from the energy ledger (sum over components and methods).
   EnergySpend energy;
 };
@@ -268,6 +272,9 @@ struct PowerSampleRow {
   double watts = 0;                // mean power in the interval.
   double grams_co2e = 0;           // CO2 of those joules.
   double intensity_g_per_kwh = 0;  // the intensity used for grams_co2e.
+  // The trial's own CPU seconds in the interval (the same on each of its
+  // component rows); 0 on unattributed rows and where nothing measured it.
+  double cpu_seconds = 0;
 };
 
 // Energy totals for one (trial or unattributed, component, method).
@@ -279,6 +286,7 @@ struct EnergyTotal {
   double grams_co2e = 0;
   double seconds = 0;    // sum of interval_seconds.
   int64_t samples = 0;   // how many sample rows.
+  double cpu_seconds = 0;  // sum of the rows' cpu_seconds: joules / cpu_seconds prices CPU time.
 };
 
 // Who owns a sweep right now.

@@ -67,9 +67,6 @@ int RunCarbonsweep(const std::vector<std::string>& args, std::string* output) {
   return RunShell(command, output);
 }
 
-namespace {
-
-// The store (read-only) and the id of `sweep_name` in it.
 std::pair<std::unique_ptr<SweepStore>, int64_t> OpenSweep(const std::string& db_path, const std::string& sweep_name) {
   StoreOptions options;
   options.create_if_missing = false;
@@ -80,8 +77,6 @@ std::pair<std::unique_ptr<SweepStore>, int64_t> OpenSweep(const std::string& db_
   REQUIRE_MESSAGE(sweep.ok(), sweep.status().message());
   return {std::move(*store), sweep->id};
 }
-
-}  // namespace
 
 bool SweepExists(const std::string& db_path, const std::string& sweep_name) {
   StoreOptions options;

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,6 +21,9 @@ std::vector<std::string> SmallSweepFlags(const std::string& dir);
 
 // `a` followed by `b`: command lines built from parts.
 std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b);
+
+// The store (read-only) and the id of `sweep_name` in it.
+std::pair<std::unique_ptr<SweepStore>, int64_t> OpenSweep(const std::string& db_path, const std::string& sweep_name);
 
 // Runs `carbonsweep ARGS...` to its end; returns the exit code, fills output (stdout+stderr).
 int RunCarbonsweep(const std::vector<std::string>& args, std::string* output);

@@ -16,6 +16,7 @@ LocalProcessLauncher ShellLauncher(double grace_seconds = 5) {
   LocalLauncherOptions options;
   options.binary = "/bin/sh";
   options.leading_args = {"-c"};
+  options.leaves_exit_usage = false;
   options.stop_grace_seconds = grace_seconds;
   return LocalProcessLauncher(options);
 }
@@ -88,6 +89,7 @@ TEST_CASE("the stderr tail keeps only the end") {
   LocalLauncherOptions options;
   options.binary = "/bin/sh";
   options.leading_args = {"-c"};
+  options.leaves_exit_usage = false;
   options.stderr_tail_bytes = 16;
   LocalProcessLauncher launcher(options);
   REQUIRE(launcher.Start(ShellRequest(1, "i=0; while [ $i -lt 500 ]; do echo line$i >&2; i=$((i+1)); done; exit 3", dir)).ok());

@@ -534,6 +534,64 @@ TEST_CASE("the energy ledger sums samples per trial, component and method, once 
   CHECK(spend.outstanding_reserved_grams_co2e == doctest::Approx(2));
 }
 
+TEST_CASE("CPU seconds ride with the samples: per trial and component, and per attempt until the next launch") {
+  testing::TempDir dir;
+  auto store = OpenOrDie(dir.File("carbonsweep.db"));
+  int64_t sweep_id = CreateOrDie(*store, MakeSweep("a"));
+  int64_t trial = InsertOrDie(*store, sweep_id, 0);
+  REQUIRE(store->MarkTrialRunning(trial, TrialLaunch{}, kT0).ok());
+  auto with_cpu = [](PowerSampleRow row, double cpu_seconds) {
+    row.cpu_seconds = cpu_seconds;
+    return row;
+  };
+  REQUIRE(store->AppendPowerSamples({with_cpu(Sample(sweep_id, trial, kT0 + 1, "cpu", 8, 1), 2),
+                                     with_cpu(Sample(sweep_id, trial, kT0 + 1, "ram", 4, 0.5), 2),
+                                     with_cpu(Sample(sweep_id, trial, kT0 + 2, "cpu", 4, 0.5), 1)})
+              .ok());
+  CHECK(store->GetTrial(trial)->attempt_cpu_seconds == doctest::Approx(3));  // the cpu rows only.
+  std::vector<EnergyTotal> energy = store->TrialEnergy(trial).value();
+  REQUIRE(energy.size() == 2);
+  CHECK(energy[0].cpu_seconds == doctest::Approx(3));  // cpu: 12 J for 3 CPU s.
+  CHECK(energy[1].cpu_seconds == doctest::Approx(2));  // ram: 4 J for 2 CPU s.
+  CHECK(store->ListPowerSamples(sweep_id)->at(0).cpu_seconds == doctest::Approx(2));
+
+  // Re-ingesting counts nothing twice; a new attempt starts from zero.
+  REQUIRE(store->AppendPowerSamples({with_cpu(Sample(sweep_id, trial, kT0 + 2, "cpu", 4, 0.5), 1)}).ok());
+  CHECK(store->GetTrial(trial)->attempt_cpu_seconds == doctest::Approx(3));
+  REQUIRE(store->MarkTrialRunning(trial, TrialLaunch{}, kT0 + 10).ok());
+  CHECK(store->GetTrial(trial)->attempt_cpu_seconds == 0);
+  CHECK(store->TrialEnergy(trial)->at(0).cpu_seconds == doctest::Approx(3));  // the trial's history stays.
+}
+
+TEST_CASE("a version 1 store is upgraded in place: everything kept, CPU seconds 0 where nothing measured them") {
+  testing::TempDir dir;
+  std::string path = dir.File("carbonsweep.db");
+  int64_t sweep_id = 0, trial = 0;
+  {
+    auto store = OpenOrDie(path);
+    sweep_id = CreateOrDie(*store, MakeSweep("old"));
+    trial = InsertOrDie(*store, sweep_id, 0);
+    REQUIRE(store->AppendPowerSamples({Sample(sweep_id, trial, kT0 + 1, "cpu", 30, 3)}).ok());
+  }
+  // Make the file exactly what version 1 wrote.
+  RawExec(path,
+          "ALTER TABLE power_samples DROP COLUMN cpu_seconds; ALTER TABLE trial_energy DROP COLUMN cpu_seconds; "
+          "ALTER TABLE trials DROP COLUMN attempt_cpu_seconds; PRAGMA user_version = 1;");
+  StoreOptions read_only;
+  read_only.create_if_missing = false;
+  read_only.read_only = true;
+  CHECK(SweepStore::Open(path, read_only).status().code() == Status::Code::kUnsupported);  // never upgraded by a reader.
+
+  auto store = OpenOrDie(path);
+  CHECK(store->GetSweep("old").ok());
+  CHECK(store->GetTrial(trial)->energy.joules == doctest::Approx(30));
+  CHECK(store->TrialEnergy(trial)->at(0).cpu_seconds == 0);
+  PowerSampleRow row = Sample(sweep_id, trial, kT0 + 2, "cpu", 10, 1);
+  row.cpu_seconds = 2.5;
+  REQUIRE(store->AppendPowerSamples({row}).ok());
+  CHECK(store->TrialEnergy(trial)->at(0).cpu_seconds == doctest::Approx(2.5));
+}
+
 TEST_CASE("a lease is exclusive until its holder goes quiet") {
   testing::TempDir dir;
   auto store = OpenOrDie(dir.File("carbonsweep.db"));
