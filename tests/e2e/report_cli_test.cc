@@ -109,4 +109,13 @@ TEST_CASE("a baseline and two real sweeps in one store: report in every format a
   CHECK(RunCarbonsweep({"compare", "random", "other", "--db", db, "--force"}, &output) == 0);
 }
 
+TEST_CASE("estimate measures a short calibration trial on this machine when nothing was measured before") {
+  TempDir dir;
+  std::string output;
+  REQUIRE_MESSAGE(RunCarbonsweep({"estimate", "--budget", "1g", "--db", dir.File("none.db")}, &output) == 0, output);
+  CHECK_MESSAGE(output.find("live calibration on this machine") != std::string::npos, output);
+  CHECK_MESSAGE(output.find("the budget buys") != std::string::npos, output);
+  CHECK_MESSAGE(output.find("ASSUMED world average") != std::string::npos, output);
+}
+
 }  // namespace cs
