@@ -152,6 +152,8 @@ class SweepLoop {
   void HandleSlurmEnergy(ActiveTrial& trial, const nlohmann::json& event);
   // Resume: follows a trial whose job outlived the previous orchestrator. False: relaunch it.
   bool AdoptRunning(const TrialRecord& trial);
+  // Closes the store's row of the carbon-aware hold in progress, if any.
+  void EndHoldRecord();
   void HandleEpoch(ActiveTrial& trial, const nlohmann::json& event);
   void HandleExit(ActiveTrial& trial, const TrialExit& exit);
   void Tick();
@@ -193,6 +195,7 @@ class SweepLoop {
   double event_grams_since_tick_ = 0;        // grams of self-metered trials' energy events since the last tick.
   double last_heartbeat_ = 0;
   double hold_started_ = -1;                 // carbon-aware hold: monotonic start, -1 = not holding.
+  int64_t hold_record_ = 0;                  // the store's row of the hold in progress; 0 = none.
   double held_seconds_ = 0;
   std::string holding_;
   int interrupts_handled_ = 0;
@@ -482,6 +485,13 @@ SweepLoop::NextWork SweepLoop::PickNext() {
 
 bool SweepLoop::CanStartMore() { return PickNext().kind != NextWork::Kind::kNothing; }
 
+void SweepLoop::EndHoldRecord() {
+  if (hold_record_ == 0) return;
+  Status status = env_.store->EndHold(hold_record_, Now());
+  hold_record_ = 0;
+  if (!status.ok()) Fail(status);
+}
+
 bool SweepLoop::HoldingForIntensity() {
   holding_.clear();
   if (config_.max_intensity_g_per_kwh < 0 || env_.intensity == nullptr) return false;
@@ -490,10 +500,24 @@ bool SweepLoop::HoldingForIntensity() {
   if (intensity <= config_.max_intensity_g_per_kwh) {
     if (hold_started_ >= 0) held_seconds_ += now - hold_started_;
     hold_started_ = -1;
+    EndHoldRecord();
     return false;
   }
-  if (hold_started_ < 0) hold_started_ = now;
-  if (held_seconds_ + (now - hold_started_) >= config_.max_delay_seconds) return false;  // waited long enough.
+  if (hold_started_ < 0) {
+    hold_started_ = now;
+    HoldRecord hold;
+    hold.sweep_id = sweep_id_;
+    hold.started_at_unix = Now();
+    hold.intensity_g_per_kwh = intensity;
+    hold.threshold_g_per_kwh = config_.max_intensity_g_per_kwh;
+    auto recorded = env_.store->BeginHold(hold);
+    if (!recorded.ok()) Fail(recorded.status());
+    hold_record_ = recorded.ok() ? *recorded : 0;
+  }
+  if (held_seconds_ + (now - hold_started_) >= config_.max_delay_seconds) {
+    EndHoldRecord();  // waited long enough: trials run, dirty grid or not.
+    return false;
+  }
   char text[128];
   std::snprintf(text, sizeof text, "holding: %.0f g/kWh > %.0f", intensity, config_.max_intensity_g_per_kwh);
   holding_ = text;
@@ -992,6 +1016,7 @@ void SweepLoop::PruneUnpromoted() {
 }
 
 SweepOutcome SweepLoop::Finish() {
+  if (fatal_.ok()) EndHoldRecord();
   SweepOutcome outcome;
   outcome.budget_grams_co2e = sweep_.budget_grams_co2e;
   if (!fatal_.ok()) {

@@ -229,6 +229,23 @@ nlohmann::json ReportToJson(const SweepReport& report) {
       {"budget_used_fraction", sweep.budget_grams_co2e > 0 ? spend.total.grams_co2e / sweep.budget_grams_co2e : 0.0},
       {"wall_seconds", report.wall_seconds}};
 
+  out["holds"] = nullptr;
+  if (report.holds) {
+    nlohmann::json periods = nlohmann::json::array();
+    for (const HoldRecord& hold : report.holds->holds) {
+      periods.push_back({{"started_at", hold.started_at_unix},
+                         {"ended_at", hold.ended_at_unix ? nlohmann::json(*hold.ended_at_unix) : nullptr},
+                         {"intensity_g_per_kwh", hold.intensity_g_per_kwh},
+                         {"threshold_g_per_kwh", hold.threshold_g_per_kwh}});
+    }
+    auto optional = [](const std::optional<double>& value) { return value ? nlohmann::json(*value) : nullptr; };
+    out["holds"] = {{"periods", periods},
+                    {"delay_seconds", report.holds->delay_seconds},
+                    {"grams_co2e_without_waiting", optional(report.holds->grams_without_waiting)},
+                    {"grams_co2e_avoided", optional(report.holds->grams_avoided)},
+                    {"note", report.holds->note}};
+  }
+
   out["trials"] = nlohmann::json::array();
   for (const ReportTrial& trial : report.trials) {
     const TrialRecord& r = trial.record;

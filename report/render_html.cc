@@ -179,6 +179,7 @@ std::string RenderHtmlReport(const SweepReport& report) {
       {"PUE", StringPrintf("%.2f", sweep.pue)},
       {"hardware", report.hardware.Describe()},
       {"power measured by", power_methods.empty() ? "nothing recorded" : power_methods},
+      {"carbon-aware holds", report.holds ? DescribeHolds(*report.holds) : "none"},
   });
 
   // Equivalents and regions.

@@ -128,6 +128,7 @@ std::string RenderTerminalReport(const SweepReport& report) {
   out += StringPrintf("  %zu trials (%lld launched), %s, %s CO2e, wall time %s\n", report.trials.size(),
                       static_cast<long long>(report.trials_launched), FormatJoules(report.spend.total.joules).c_str(),
                       FormatGrams(report.spend.total.grams_co2e).c_str(), FormatSeconds(report.wall_seconds).c_str());
+  if (report.holds) out += "  carbon-aware holds: " + DescribeHolds(*report.holds) + "\n";
   if (report.grid_size) {
     out += StringPrintf("  grid coverage: %lld of %lld points\n", static_cast<long long>(report.trials_launched),
                         static_cast<long long>(*report.grid_size));

@@ -282,8 +282,61 @@ Result<SweepReport> LoadSweepReport(SweepStore* store, const std::string& name, 
     report.baselines = std::move(*baselines);
   }
   report.backbone = ReadBackboneFootprint(BackboneDir(report.config, options));
+  Result<std::vector<HoldRecord>> holds = store->ListHolds(report.sweep.id);
+  if (!holds.ok()) return holds.status();
+  if (!holds->empty()) {
+    // The counterfactual needs the series the sweep ran with.
+    IntensityOptions series;
+    series.intensity_file = report.config.value("carbon", nlohmann::json::object()).value("intensity_file", "");
+    series.region = report.sweep.region;
+    Result<std::shared_ptr<const IntensityProvider>> provider = MakeIntensityProvider(series);
+    std::function<double(double)> intensity_at;
+    if (provider.ok()) intensity_at = [p = *provider](double unix_seconds) { return p->GramsPerKwhAt(unix_seconds); };
+    report.holds = SummarizeHolds(std::move(*holds), report.samples, report.sweep.updated_at_unix, intensity_at);
+    if (!provider.ok()) report.holds->note = "the intensity series cannot be read: " + provider.status().message();
+  }
   SummarizeSweepReport(&report);
   return report;
+}
+
+std::string DescribeHolds(const HoldSummary& summary) {
+  std::string text = std::to_string(summary.holds.size()) + (summary.holds.size() == 1 ? " hold, " : " holds, ") +
+                     FormatSeconds(summary.delay_seconds) + " of delay";
+  if (summary.grams_without_waiting && summary.grams_avoided) {
+    double share = *summary.grams_without_waiting > 0 ? *summary.grams_avoided / *summary.grams_without_waiting : 0;
+    text += "; without waiting " + FormatGrams(*summary.grams_without_waiting) + " CO2e: " +
+            FormatGrams(*summary.grams_avoided) + StringPrintf(" (%.0f %%) avoided", share * 100);
+  } else if (!summary.note.empty()) {
+    text += "; CO2 avoided unknown (" + summary.note + ")";
+  }
+  return text;
+}
+
+HoldSummary SummarizeHolds(std::vector<HoldRecord> holds, const std::vector<PowerSampleRow>& samples,
+                           double sweep_updated_at_unix, const std::function<double(double)>& intensity_at) {
+  HoldSummary summary;
+  summary.holds = std::move(holds);
+  for (const HoldRecord& hold : summary.holds) {
+    summary.delay_seconds += std::max(0.0, hold.ended_at_unix.value_or(sweep_updated_at_unix) - hold.started_at_unix);
+  }
+  if (!intensity_at) return summary;
+  // Without waiting, each sample would have happened earlier by the hold time
+  // before it (for a sample inside a hold, by the part of it already passed).
+  double without = 0, measured = 0;
+  for (const PowerSampleRow& sample : samples) {
+    double shift = 0;
+    for (const HoldRecord& hold : summary.holds) {
+      double end = hold.ended_at_unix.value_or(sweep_updated_at_unix);
+      if (hold.started_at_unix >= sample.unix_seconds) break;  // holds are in start order.
+      shift += std::min(end, sample.unix_seconds) - hold.started_at_unix;
+    }
+    double kwh = sample.joules / 3.6e6;
+    without += kwh * intensity_at(sample.unix_seconds - sample.interval_seconds / 2 - shift);
+    measured += sample.grams_co2e;
+  }
+  summary.grams_without_waiting = without;
+  summary.grams_avoided = without - measured;
+  return summary;
 }
 
 void SummarizeSweepReport(SweepReport* report) {

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -116,6 +117,27 @@ struct ReportLocation {
   std::string cloud_region;     // "ap-south-1", else "".
 };
 
+// What the carbon-aware holds (--max-intensity) did: how long the sweep
+// waited and what the same energy would have emitted without waiting.
+struct HoldSummary {
+  std::vector<HoldRecord> holds;
+  double delay_seconds = 0;  // summed; a hold left open ends at the sweep's last update.
+  // The sweep's energy at the intensities in force had every sample happened
+  // earlier by the hold time before it; nullopt when the intensity series
+  // cannot be read any more (the file moved).
+  std::optional<double> grams_without_waiting;
+  std::optional<double> grams_avoided;  // grams_without_waiting - the measured total.
+  std::string note;                     // why the counterfactual is missing, or "".
+};
+
+// The counterfactual of `holds` for `samples`, at the intensities `intensity_at`
+// gives (a function of Unix seconds): pure, for tests.
+HoldSummary SummarizeHolds(std::vector<HoldRecord> holds, const std::vector<PowerSampleRow>& samples,
+                           double sweep_updated_at_unix, const std::function<double(double)>& intensity_at);
+
+// "2 holds, 3.5 h of delay; without waiting 12.3 g CO2e: 4.1 g (33 %) avoided".
+std::string DescribeHolds(const HoldSummary& holds);
+
 struct SweepReport {
   SweepRecord sweep;
   // The sweep's JSON columns, parsed ({} when empty or unparsable).
@@ -126,6 +148,7 @@ struct SweepReport {
   std::vector<MethodShare> methods;
   std::vector<BaselineRecord> baselines;  // of the same task, newest first.
   std::optional<BackboneFootprint> backbone;
+  std::optional<HoldSummary> holds;  // only for sweeps that held.
 
   // Derived by SummarizeSweepReport.
   std::optional<size_t> best;  // index into trials of the highest val accuracy (ties: lower index).

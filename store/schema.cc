@@ -141,14 +141,24 @@ Status CreateVersion1(SqliteDb& db) {
 
 // Version 1 -> 2: the CPU seconds behind each sample, so the energy a trial
 // burnt after the orchestrator's last sample (a kill -9 of the orchestrator)
-// can be priced at resume from the trial's own rusage. Old rows get 0.
+// can be priced at resume from the trial's own rusage (old rows get 0); and
+// the carbon-aware holds, so reports can show the delay and the CO2 avoided.
 Status AddCpuSecondsVersion2(SqliteDb& db) {
   return db.Exec(R"sql(
     ALTER TABLE power_samples ADD COLUMN cpu_seconds REAL NOT NULL DEFAULT 0;
     ALTER TABLE trial_energy ADD COLUMN cpu_seconds REAL NOT NULL DEFAULT 0;
     ALTER TABLE trials ADD COLUMN attempt_cpu_seconds REAL NOT NULL DEFAULT 0;
+    CREATE TABLE holds (
+      id INTEGER PRIMARY KEY,
+      sweep_id INTEGER NOT NULL REFERENCES sweeps(id),
+      started_at REAL NOT NULL,
+      ended_at REAL,
+      intensity_g_per_kwh REAL NOT NULL,
+      threshold_g_per_kwh REAL NOT NULL
+    );
+    CREATE INDEX holds_by_sweep ON holds(sweep_id, started_at);
   )sql",
-                 "adding CPU seconds to samples and trials (version 2)");
+                 "adding CPU seconds to samples and trials, and carbon-aware holds (version 2)");
 }
 
 }  // namespace

@@ -946,6 +946,58 @@ Result<std::optional<LeaseRecord>> SweepStore::GetLease(int64_t sweep_id) {
 // Baselines
 // ---------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------
+// Carbon-aware holds
+// ---------------------------------------------------------------------------
+
+Result<int64_t> SweepStore::BeginHold(const HoldRecord& hold) {
+  int64_t id = 0;
+  std::string doing = "recording a carbon-aware hold of sweep " + std::to_string(hold.sweep_id);
+  Status status = impl_->Write(doing, [&](SqliteDb& db) -> Status {
+    Result<SweepRecord> sweep = LoadSweepById(db, hold.sweep_id);
+    if (!sweep.ok()) return sweep.status();
+    Result<SqliteStatement> stmt = db.Prepare(
+        "INSERT INTO holds (sweep_id, started_at, ended_at, intensity_g_per_kwh, threshold_g_per_kwh) "
+        "VALUES (?, ?, ?, ?, ?)");
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindAll(hold.sweep_id, hold.started_at_unix, hold.ended_at_unix, hold.intensity_g_per_kwh,
+                  hold.threshold_g_per_kwh);
+    CS_RETURN_IF_ERROR(stmt->Run(doing));
+    id = db.LastInsertRowId();
+    return Status::Ok();
+  });
+  if (!status.ok()) return status;
+  return id;
+}
+
+Status SweepStore::EndHold(int64_t hold_id, double ended_at_unix) {
+  std::string doing = "ending carbon-aware hold " + std::to_string(hold_id);
+  return impl_->Write(doing, [&](SqliteDb& db) -> Status {
+    Result<SqliteStatement> stmt = db.Prepare("UPDATE holds SET ended_at = ? WHERE id = ?");
+    if (!stmt.ok()) return stmt.status();
+    stmt->BindAll(ended_at_unix, hold_id);
+    return RunUpdate(db, *stmt, doing, "hold " + std::to_string(hold_id));
+  });
+}
+
+Result<std::vector<HoldRecord>> SweepStore::ListHolds(int64_t sweep_id) {
+  return impl_->ReadRows<HoldRecord>(
+      "listing the holds of sweep " + std::to_string(sweep_id),
+      "SELECT id, sweep_id, started_at, ended_at, intensity_g_per_kwh, threshold_g_per_kwh FROM holds "
+      "WHERE sweep_id = ? ORDER BY started_at, id",
+      [](const SqliteStatement& row) {
+        HoldRecord hold;
+        hold.id = row.Int(0);
+        hold.sweep_id = row.Int(1);
+        hold.started_at_unix = row.Double(2);
+        hold.ended_at_unix = row.OptionalDouble(3);
+        hold.intensity_g_per_kwh = row.Double(4);
+        hold.threshold_g_per_kwh = row.Double(5);
+        return hold;
+      },
+      sweep_id);
+}
+
 Result<int64_t> SweepStore::InsertBaseline(const BaselineRecord& baseline) {
   int64_t id = 0;
   std::string doing = "recording a " + baseline.method + " baseline";

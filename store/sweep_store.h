@@ -297,6 +297,17 @@ struct LeaseRecord {
   double heartbeat_at_unix = 0;
 };
 
+// One carbon-aware hold: no trial ran (new ones held, running ones paused at
+// an epoch boundary) because the grid was dirtier than the threshold.
+struct HoldRecord {
+  int64_t id = 0;                      // assigned by BeginHold.
+  int64_t sweep_id = 0;
+  double started_at_unix = 0;
+  std::optional<double> ended_at_unix;  // unset while holding (or when the orchestrator died holding).
+  double intensity_g_per_kwh = 0;      // what started it.
+  double threshold_g_per_kwh = 0;      // --max-intensity.
+};
+
 // One `carbonsweep baseline` result.
 struct BaselineRecord {
   int64_t id = 0;               // assigned by InsertBaseline; ignored on input.
@@ -406,6 +417,13 @@ class SweepStore {
   Status ReleaseLease(int64_t sweep_id, const std::string& owner);
   // The current lease, nullopt when none.
   Result<std::optional<LeaseRecord>> GetLease(int64_t sweep_id);
+
+  // --- carbon-aware holds ------------------------------------------------------
+
+  Result<int64_t> BeginHold(const HoldRecord& hold);
+  Status EndHold(int64_t hold_id, double ended_at_unix);
+  // The sweep's holds by start time.
+  Result<std::vector<HoldRecord>> ListHolds(int64_t sweep_id);
 
   // --- baselines -------------------------------------------------------------
 

@@ -358,6 +358,20 @@ TEST_CASE("carbon-aware holding starts nothing while the grid is dirty and pause
   double dirty_seconds = 0;
   for (const PowerSampleRow& row : *samples) dirty_seconds += row.intensity_g_per_kwh > 500 ? row.interval_seconds : 0;
   CHECK(dirty_seconds <= sweep.behaviour.seconds_per_epoch + 1);
+  // The hold is on record, from when the loop first saw the dirty minute (at
+  // most one epoch late) to when it first saw a clean one.
+  auto holds = sweep.store().ListHolds(sweep.sweep_id());
+  REQUIRE(holds.ok());
+  REQUIRE(holds->size() == 1);
+  double started = (*holds)[0].started_at_unix - t0;
+  CHECK(started >= 60);
+  CHECK(started <= 60 + sweep.behaviour.seconds_per_epoch + 1);
+  REQUIRE((*holds)[0].ended_at_unix.has_value());
+  double ended = *(*holds)[0].ended_at_unix - t0;
+  CHECK(ended >= 600);
+  CHECK(ended <= 600 + 2 * sweep.config.carbon.sample_interval_seconds + 1);
+  CHECK((*holds)[0].intensity_g_per_kwh == 900);
+  CHECK((*holds)[0].threshold_g_per_kwh == 500);
 }
 
 }  // namespace cs

@@ -299,3 +299,40 @@ TEST_CASE("the backbone's pre-training footprint is read from its backbone.json"
 
 }  // namespace
 }  // namespace cs
+
+namespace cs {
+
+TEST_CASE("a hold's CO2 avoided: the same samples, earlier by the hold time before them, at the intensities then") {
+  // Dirty (900 g/kWh) from 100 s to 200 s; the sweep held for exactly that time,
+  // so its 2 samples of 3.6 MJ (1 kWh each) ran at 100 g/kWh from 200 s on.
+  auto intensity_at = [](double unix_seconds) { return unix_seconds >= 100 && unix_seconds < 200 ? 900.0 : 100.0; };
+  HoldRecord hold;
+  hold.started_at_unix = 100;
+  hold.ended_at_unix = 200;
+  hold.intensity_g_per_kwh = 900;
+  hold.threshold_g_per_kwh = 500;
+  std::vector<PowerSampleRow> samples(2);
+  for (int i = 0; i < 2; ++i) {
+    samples[i].unix_seconds = 210 + 10 * i;
+    samples[i].interval_seconds = 10;
+    samples[i].joules = 3.6e6;
+    samples[i].grams_co2e = 100;  // as measured, at 100 g/kWh.
+  }
+  HoldSummary summary = SummarizeHolds({hold}, samples, /*sweep_updated_at_unix=*/300, intensity_at);
+  CHECK(summary.delay_seconds == 100);
+  // Without waiting they would have run at 105 s and 115 s, inside the dirty hour.
+  REQUIRE(summary.grams_without_waiting.has_value());
+  CHECK(*summary.grams_without_waiting == doctest::Approx(1800));
+  CHECK(*summary.grams_avoided == doctest::Approx(1600));
+  CHECK(DescribeHolds(summary).find("1 hold") == 0);
+  CHECK(DescribeHolds(summary).find("avoided") != std::string::npos);
+
+  // A hold still open when the orchestrator died ends at the sweep's last update;
+  // without the series, the delay is still known and the reason is said.
+  hold.ended_at_unix.reset();
+  HoldSummary open = SummarizeHolds({hold}, samples, /*sweep_updated_at_unix=*/150, nullptr);
+  CHECK(open.delay_seconds == 50);
+  CHECK(!open.grams_without_waiting.has_value());
+}
+
+}  // namespace cs
