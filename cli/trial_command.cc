@@ -6,8 +6,8 @@
 #include "cli/command.h"
 #include "cli/task_flags.h"
 #include "orchestrator/slurm_energy.h"
-#include "trials/exit_usage.h"
 #include "trials/dataset.h"
+#include "trials/exit_usage.h"
 #include "trials/finetune.h"
 
 namespace cs {
