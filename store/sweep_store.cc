@@ -220,6 +220,17 @@ PowerSampleRow ReadPowerSample(const SqliteStatement& row) {
   return sample;
 }
 
+HoldRecord ReadHold(const SqliteStatement& row) {
+  HoldRecord hold;
+  hold.id = row.Int(0);
+  hold.sweep_id = row.Int(1);
+  hold.started_at_unix = row.Double(2);
+  hold.ended_at_unix = row.OptionalDouble(3);
+  hold.intensity_g_per_kwh = row.Double(4);
+  hold.threshold_g_per_kwh = row.Double(5);
+  return hold;
+}
+
 constexpr const char* kBaselineColumns =
     "id, task_json, task_checksum, method, val_accuracy, test_accuracy, seconds, joules, grams_co2e, "
     "details_json, created_at";
@@ -985,17 +996,7 @@ Result<std::vector<HoldRecord>> SweepStore::ListHolds(int64_t sweep_id) {
       "listing the holds of sweep " + std::to_string(sweep_id),
       "SELECT id, sweep_id, started_at, ended_at, intensity_g_per_kwh, threshold_g_per_kwh FROM holds "
       "WHERE sweep_id = ? ORDER BY started_at, id",
-      [](const SqliteStatement& row) {
-        HoldRecord hold;
-        hold.id = row.Int(0);
-        hold.sweep_id = row.Int(1);
-        hold.started_at_unix = row.Double(2);
-        hold.ended_at_unix = row.OptionalDouble(3);
-        hold.intensity_g_per_kwh = row.Double(4);
-        hold.threshold_g_per_kwh = row.Double(5);
-        return hold;
-      },
-      sweep_id);
+      ReadHold, sweep_id);
 }
 
 Result<int64_t> SweepStore::InsertBaseline(const BaselineRecord& baseline) {
