@@ -576,7 +576,7 @@ TEST_CASE("a version 1 store is upgraded in place: everything kept, CPU seconds 
   // Make the file exactly what version 1 wrote.
   RawExec(path,
           "ALTER TABLE power_samples DROP COLUMN cpu_seconds; ALTER TABLE trial_energy DROP COLUMN cpu_seconds; "
-          "ALTER TABLE trials DROP COLUMN attempt_cpu_seconds; PRAGMA user_version = 1;");
+          "ALTER TABLE trials DROP COLUMN attempt_cpu_seconds; DROP TABLE holds; PRAGMA user_version = 1;");
   StoreOptions read_only;
   read_only.create_if_missing = false;
   read_only.read_only = true;
@@ -590,6 +590,13 @@ TEST_CASE("a version 1 store is upgraded in place: everything kept, CPU seconds 
   row.cpu_seconds = 2.5;
   REQUIRE(store->AppendPowerSamples({row}).ok());
   CHECK(store->TrialEnergy(trial)->at(0).cpu_seconds == doctest::Approx(2.5));
+  HoldRecord hold;
+  hold.sweep_id = sweep_id;
+  hold.started_at_unix = kT0 + 3;
+  Result<int64_t> held = store->BeginHold(hold);
+  REQUIRE(held.ok());
+  REQUIRE(store->EndHold(*held, kT0 + 4).ok());
+  CHECK(store->ListHolds(sweep_id)->size() == 1);
 }
 
 TEST_CASE("a lease is exclusive until its holder goes quiet") {
