@@ -278,6 +278,17 @@ Status SweepLoop::RecoverEnergyAfterOrchestratorDeath(const TrialRecord& trial) 
     joules += total.joules;
     cpu += total.cpu_seconds;
   }
+  if (joules_and_cpu.empty() && env_.sampler != nullptr) {
+    // Killed before any sample of the sweep was written: the CPU-time model's
+    // price where the machine has one (no share of RAM: nothing measured it).
+    nlohmann::json cpu = env_.sampler->Describe().value("components", nlohmann::json::object()).value(
+        "cpu", nlohmann::json::object());
+    double watts_per_thread = cpu.value("watts_per_thread", 0.0);
+    if (watts_per_thread > 0) {
+      joules_and_cpu[{"cpu", cpu.value("method", std::string("cpu-time-model"))}] = {
+          watts_per_thread * config_.carbon.pue, 1.0};
+    }
+  }
   if (joules_and_cpu.empty()) {
     env_.progress->Event({{"event", "warning"}, {"trial", trial.index}, {"cpu_seconds", missing_cpu_seconds}},
                          "warning: trial " + std::to_string(trial.index) + " used " +
