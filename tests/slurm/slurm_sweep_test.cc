@@ -242,7 +242,7 @@ TEST_CASE("the orchestrator killed mid-sweep: resume follows the queued, running
   }
 }
 
-TEST_CASE("a tiny budget cancels the sweep's jobs: none is left in the queue, the spend within one interval") {
+TEST_CASE("a tiny budget cancels the sweep's jobs: none is left in the queue, the overshoot bounded") {
   testing::TempDir dir;
   std::string output;
   // 1 mg: about a third of one trial's spend, so the budget runs out while the first job runs.
@@ -261,11 +261,15 @@ TEST_CASE("a tiny budget cancels the sweep's jobs: none is left in the queue, th
   }
   CHECK_FALSE(job_ids.empty());
   CHECK(QueuedJobIds(job_ids).empty());
-  // One 0.2 s sampling interval of the whole machine at the model's full power.
+  // On Slurm the orchestrator sees a node's energy one worker meter interval
+  // late (energy.log), and a cancelled job ends after Slurm delivers the signal
+  // and the trial ends its step (docs/cluster.md): the bound is the node's full
+  // power for the local bound's 0.2 s interval, the worker's 0.2 s interval and
+  // 0.5 s of cancelling. Measured in CI: 0.80 mg over a 1 mg budget.
   nlohmann::json power = nlohmann::json::parse(summary.sweep.power_json);
   double machine_watts = power["components"]["cpu"].value("machine_watts", 100.0) + 20;
-  double one_interval_grams = machine_watts * 0.2 * 400 / 3.6e6;
-  CHECK(summary.spend.total.grams_co2e <= 0.001 + one_interval_grams);
+  double overshoot_grams = machine_watts * (0.2 + 0.2 + 0.5) * 400 / 3.6e6;
+  CHECK(summary.spend.total.grams_co2e <= 0.001 + overshoot_grams);
 }
 
 }  // namespace cs
