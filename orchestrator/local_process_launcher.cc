@@ -99,8 +99,18 @@ Result<LaunchedTrial> LocalProcessLauncher::Start(const LaunchRequest& request) 
   if (options_.leaves_exit_usage) {
     env_strings.push_back(std::string(kOrchestratorPidVariable) + "=" + std::to_string(::getpid()));
   }
+  // Ours replace inherited entries of the same name (getenv finds the first).
+  auto overridden = [&](const char* entry) {
+    for (const std::string& ours : env_strings) {
+      size_t name_end = ours.find('=');
+      if (name_end != std::string::npos && std::strncmp(entry, ours.c_str(), name_end + 1) == 0) return true;
+    }
+    return false;
+  };
   std::vector<char*> envp;
-  for (char** entry = environ; *entry != nullptr; ++entry) envp.push_back(*entry);
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    if (!overridden(*entry)) envp.push_back(*entry);
+  }
   for (std::string& entry : env_strings) envp.push_back(entry.data());
   envp.push_back(nullptr);
 

@@ -3,9 +3,11 @@
 #include <doctest/doctest.h>
 
 #include <csignal>
+#include <cstdlib>
 
 #include "orchestrator/local_process_launcher.h"
 #include "tests/testing/temp_dir.h"
+#include "trials/exit_usage.h"
 
 namespace cs {
 
@@ -146,6 +148,32 @@ TEST_CASE("stderr is also kept in the trial's work dir") {
   std::string log;
   CHECK(testing::RunShell("cat " + dir.File("trial-3/stderr.log"), &log) == 0);
   CHECK(log == "warning\n");
+}
+
+}  // namespace cs
+
+namespace cs {
+
+TEST_CASE("a trial gets its launcher's pid, and the launcher's entries replace inherited ones of the same name") {
+  testing::TempDir dir;
+  ::setenv("CARBONSWEEP_TEST_SETTING", "inherited", 1);
+  ::setenv(kOrchestratorPidVariable, "1", 1);  // as if this process were itself a trial.
+  LocalLauncherOptions options;
+  options.binary = "/bin/sh";
+  options.leading_args = {"-c"};
+  options.environment = {"CARBONSWEEP_TEST_SETTING=ours"};
+  LocalProcessLauncher launcher(options);
+  auto started = launcher.Start(ShellRequest(
+      1, "printf '@cs {\"event\":\"env\",\"setting\":\"%s\",\"orchestrator\":\"%s\"}\\n' \"$CARBONSWEEP_TEST_SETTING\" "
+         "\"$" + std::string(kOrchestratorPidVariable) + "\"",
+      dir));
+  REQUIRE(started.ok());
+  std::vector<LauncherEvent> events = WaitForAll(launcher);
+  ::unsetenv("CARBONSWEEP_TEST_SETTING");
+  ::unsetenv(kOrchestratorPidVariable);
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].event["setting"] == "ours");
+  CHECK(events[0].event["orchestrator"] == std::to_string(::getpid()));
 }
 
 }  // namespace cs
