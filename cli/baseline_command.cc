@@ -90,22 +90,20 @@ int RunBaselineCommand(const std::vector<std::string>& args) {
             << ") on " << split->name << ": val accuracy " << result->val_accuracy << ", test accuracy "
             << result->test_accuracy << ", " << result->features << " features, l2 " << result->l2 << ", "
             << result->seconds << " s, " << joules << " J, " << energy.grams_co2e << " g CO2e\n";
+  // How it was made: in the --out file and in the store's details.
+  nlohmann::json details = result->ToJson();
+  details["max_words"] = baseline.max_words;
+  details["bigrams"] = baseline.use_bigrams;
+  details["power"] = (*meter)->Describe();
   if (vm.count("out")) {
-    nlohmann::json out = result->ToJson();
-    out["max_words"] = baseline.max_words;
-    out["bigrams"] = baseline.use_bigrams;
+    nlohmann::json out = details;
     out["task"] = split->provenance;
     out["joules"] = joules;
     out["grams_co2e"] = energy.grams_co2e;
-    out["power"] = (*meter)->Describe();
     Status written = WriteFileAtomic(vm["out"].as<std::string>(), out.dump(2) + "\n");
     if (!written.ok()) return ReportError("baseline", written);
   }
   if (store != nullptr) {
-    nlohmann::json details = result->ToJson();
-    details["max_words"] = baseline.max_words;
-    details["bigrams"] = baseline.use_bigrams;
-    details["power"] = (*meter)->Describe();
     Status recorded = RecordBaseline(*store, *task, *split, *result, details, joules, energy.grams_co2e);
     if (!recorded.ok()) return ReportError("baseline", recorded);
   }
