@@ -153,6 +153,16 @@ int RunEstimateCommand(const std::vector<std::string>& args) {
                         options, nullptr, args, &vm, &exit_code)) {
     return exit_code;
   }
+  // --calibrate asks for a fresh measurement; silently preferring a file, a
+  // sweep or TDP figures given beside it would hide which one was used.
+  if (vm.count("calibrate")) {
+    for (const char* other : {"calibration", "gpu"}) {
+      if (!vm[other].as<std::string>().empty()) {
+        return ReportError("estimate", ExitCode::kBadInput, std::string("--calibrate and --") + other + " exclude each other");
+      }
+    }
+    if (vm.count("tdp-watts")) return ReportError("estimate", ExitCode::kBadInput, "--calibrate and --tdp-watts exclude each other");
+  }
   EstimateRequest request;
   request.pue = vm["pue"].as<double>();
   request.examples_per_trial = vm["examples-per-trial"].as<double>();

@@ -109,6 +109,51 @@ TEST_CASE("a baseline and two real sweeps in one store: report in every format a
   CHECK(RunCarbonsweep({"compare", "random", "other", "--db", db, "--force"}, &output) == 0);
 }
 
+TEST_CASE("a sweep on a user's file with its own column names reads the split its baseline reads") {
+  TempDir dir;
+  const std::string db = dir.File("runs.db");
+  const std::string data = SourceDir() + "/examples/topics.jsonl";  // fields "body" and "topic".
+  const std::vector<std::string> data_flags = {"--task", data, "--text-column", "body", "--label-column", "topic",
+                                               "--data-seed", "3"};
+  SmallSweepFlags(dir.path());  // writes the letters vocab the trials use.
+  const std::vector<std::string> sweep_flags = {"--space", "ci-tiny", "--from-scratch", "--vocab", dir.File("vocab.txt"),
+                                                "--threads", "1", "--sample-interval", "0.2"};
+  std::string output;
+
+  // Step 1: two trials on the file; every trial must read it (a wrong column name would fail them).
+  REQUIRE_MESSAGE(RunCarbonsweep(Concat(Concat({"run", "--name", "mine", "--trials", "2", "--budget", "1kg", "--db", db,
+                                                "--quiet"},
+                                               sweep_flags),
+                                        data_flags),
+                                 &output) == 0,
+                  output);
+  for (const TrialRecord& trial : StoredTrials(db, "mine")) {
+    CHECK_MESSAGE(trial.state == TrialState::kFinished, trial.index, ": ", trial.stderr_tail);
+  }
+
+  // Step 2: the baseline of the same flags is the sweep's reference row, no --force needed.
+  REQUIRE_MESSAGE(RunCarbonsweep(Concat({"baseline", "--threads", "1", "--db", db}, data_flags), &output) == 0, output);
+  REQUIRE_MESSAGE(RunCarbonsweep(Concat(Concat({"run", "--name", "again", "--trials", "1", "--budget", "1kg", "--db", db,
+                                                "--quiet"},
+                                               sweep_flags),
+                                        data_flags),
+                                 &output) == 0,
+                  output);
+  REQUIRE_MESSAGE(RunCarbonsweep({"compare", "mine", "again", "--db", db}, &output) == 0, output);
+  CHECK_MESSAGE(output.find("baseline") != std::string::npos, output);
+
+  // Another shuffle is other data.
+  std::vector<std::string> other_seed = data_flags;
+  other_seed.back() = "4";
+  REQUIRE_MESSAGE(RunCarbonsweep(Concat(Concat({"run", "--name", "reshuffled", "--trials", "1", "--budget", "1kg", "--db",
+                                                db, "--quiet"},
+                                               sweep_flags),
+                                        other_seed),
+                                 &output) == 0,
+                  output);
+  CHECK(RunCarbonsweep({"compare", "mine", "reshuffled", "--db", db}, &output) == 2);
+}
+
 TEST_CASE("estimate measures a short calibration trial on this machine when nothing was measured before") {
   TempDir dir;
   std::string output;
@@ -116,6 +161,17 @@ TEST_CASE("estimate measures a short calibration trial on this machine when noth
   CHECK_MESSAGE(output.find("live calibration on this machine") != std::string::npos, output);
   CHECK_MESSAGE(output.find("the budget buys") != std::string::npos, output);
   CHECK_MESSAGE(output.find("ASSUMED world average") != std::string::npos, output);
+}
+
+TEST_CASE("estimate refuses --calibrate beside another source of energy figures") {
+  TempDir dir;
+  std::string output;
+  CHECK(RunCarbonsweep({"estimate", "--budget", "1g", "--calibrate", "--calibration", "random", "--db", dir.File("none.db")},
+                       &output) == 2);
+  CHECK_MESSAGE(output.find("--calibrate and --calibration exclude each other") != std::string::npos, output);
+  CHECK(RunCarbonsweep({"estimate", "--budget", "1g", "--calibrate", "--tdp-watts", "65", "--hours-per-trial", "1"},
+                       &output) == 2);
+  CHECK_MESSAGE(output.find("--calibrate and --tdp-watts exclude each other") != std::string::npos, output);
 }
 
 }  // namespace cs
