@@ -63,6 +63,7 @@ int RunBaselineCommand(const std::vector<std::string>& args) {
   if (baseline.max_words < 0) return ReportError("baseline", ExitCode::kBadInput, "--max-words: must be 0 or more");
   baseline.use_bigrams = vm.count("no-bigrams") == 0;
   baseline.threads = vm["threads"].as<int>();
+  baseline.progress = [](const std::string& line) { std::cerr << "baseline: " << line << "\n"; };
 
   IntensityOptions intensity;
   intensity.region = vm["region"].as<std::string>();
@@ -81,6 +82,7 @@ int RunBaselineCommand(const std::vector<std::string>& args) {
 
   Result<TaskSplit> split = LoadTask(*task);
   if (!split.ok()) return ReportError("baseline", split.status());
+  std::cerr << "baseline: " << split->name << " loaded; building features\n";
   Result<BaselineResult> result = RunBaseline(*split, baseline);
   if (!result.ok()) return ReportError("baseline", result.status());
   const EnergyReading energy = (*meter)->Read();  // data loading included: the user pays for it too.

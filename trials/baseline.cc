@@ -6,9 +6,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <thread>
 #include <unordered_map>
 
+#include "common/units.h"
 #include "trials/malloc_tuning.h"
 #include "trials/tokenizer.h"
 
@@ -144,6 +146,11 @@ Result<BaselineResult> RunBaseline(const TaskSplit& split, const BaselineOptions
       torch::tensor(std::vector<int64_t>(split.train.labels.begin(), split.train.labels.end()), torch::kLong);
 
   const int64_t features = static_cast<int64_t>(vocabulary.idf.size());
+  auto report = [&](const std::string& line) {
+    if (options.progress) options.progress(line);
+  };
+  report(std::to_string(features) + " TF-IDF features from " + std::to_string(split.train.size()) +
+         " training texts (" + FormatSeconds(Now() - start) + ")");
   const int64_t classes = std::max<int64_t>(2, split.num_classes());
   BaselineResult best;
   best.val_accuracy = -1;
@@ -163,6 +170,10 @@ Result<BaselineResult> RunBaseline(const TaskSplit& split, const BaselineOptions
     };
     optimizer.step(closure);
     double val_accuracy = Accuracy(validation, weight, bias, split.validation.labels);
+    char line[96];
+    std::snprintf(line, sizeof line, "l2 %g: val accuracy %.4f (%s)", l2, val_accuracy,
+                  FormatSeconds(Now() - start).c_str());
+    report(line);
     if (val_accuracy > best.val_accuracy) {
       best.val_accuracy = val_accuracy;
       best.l2 = l2;

@@ -16,6 +16,7 @@
 // per process (torch's thread pool).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,9 @@ struct BaselineOptions {
   std::vector<double> l2_grid = {1e-5, 1e-4, 1e-3};
   int lbfgs_iterations = 100;        // L-BFGS iterations per penalty.
   int threads = 0;                   // 0 = every core.
+  // Called with one line after the features are built and after each penalty
+  // is fitted, so a user sees the tens of seconds go by; may be empty.
+  std::function<void(const std::string&)> progress;
 };
 
 struct BaselineResult {
