@@ -27,6 +27,28 @@ std::string DefaultSweepName() {
   return text;
 }
 
+// What the sweep tells every trial about its data, and the data checksum that
+// compare and baselines match on, both from the spec `trial` and `baseline`
+// build from the same flags (cli/task_flags.h): the sweep's trials read
+// exactly their split. The backbone fields are set by the caller.
+TaskOptions SweepTaskOptions(const TaskSpec& spec) {
+  const TaskSpec defaults = DefaultTaskSpec(spec.task);
+  TaskOptions options;
+  options.task = spec.task;
+  if (spec.text_column != defaults.text_column) options.text_column = spec.text_column;
+  if (spec.label_column != defaults.label_column) options.label_column = spec.label_column;
+  if (spec.size == DataSize::kFull) {
+    options.full_data = true;
+  } else {
+    options.train_size = spec.train_size;
+    options.val_size = spec.val_size;
+    options.test_size = spec.test_size;
+  }
+  options.data_seed = spec.data_seed;
+  options.data_checksum = TaskSpecChecksum(spec);
+  return options;
+}
+
 }  // namespace
 
 // Flags every sweep-running command shares (run, resume): output and store.
@@ -87,10 +109,6 @@ int RunRunCommand(const std::vector<std::string>& args) {
       ("reduction-factor", po::value<int>()->default_value(3), "halving: keep the top 1/N at each rung")
       ("max-intensity", po::value<double>(), "hold new trials while the grid intensity exceeds this (gCO2e/kWh)")
       ("max-delay", po::value<std::string>(), "the longest total hold for --max-intensity, e.g. 6h")
-      ("task", po::value<std::string>(), "the task trials train on (see `carbonsweep trial --help`)")
-      ("train-size", po::value<int64_t>(), "training examples per trial")
-      ("val-size", po::value<int64_t>(), "validation examples")
-      ("test-size", po::value<int64_t>(), "test examples")
       ("backbone", po::value<std::string>(), "the pre-trained backbone directory")
       ("from-scratch", po::bool_switch(), "train from random weights instead of the backbone")
       ("vocab", po::value<std::string>(), "vocab.txt for --from-scratch when there is no backbone")
@@ -106,6 +124,7 @@ int RunRunCommand(const std::vector<std::string>& args) {
       ("slurm-gres", po::value<std::string>(), "slurm: sbatch --gres, e.g. gpu:1")
       ("slurm-time", po::value<std::string>(), "slurm: sbatch --time per trial, e.g. 02:00:00")
       ("slurm-extra", po::value<std::string>(), "slurm: more sbatch flags, e.g. '--account=ml --qos=low'");
+  AddTaskFlags(&options);
   AddSessionFlags(options);
   po::variables_map vm;
   int exit_code = 0;
@@ -155,22 +174,12 @@ int RunRunCommand(const std::vector<std::string>& args) {
     if (!delay.ok()) return ReportError("run", delay.status().WithPrefix("--max-delay"));
     config.max_delay_seconds = *delay;
   }
-  if (vm.count("task")) {
-    config.task.task = vm["task"].as<std::string>();
-    if (FileExists(config.task.task)) config.task.task = AbsolutePath(config.task.task);  // a user's CSV/JSONL.
-  }
-  if (vm.count("train-size")) config.task.train_size = vm["train-size"].as<int64_t>();
-  if (vm.count("val-size")) config.task.val_size = vm["val-size"].as<int64_t>();
-  if (vm.count("test-size")) config.task.test_size = vm["test-size"].as<int64_t>();
+  Result<TaskSpec> data = TaskSpecFromFlags(vm);
+  if (!data.ok()) return ReportError("run", data.status());
+  config.task = SweepTaskOptions(*data);
   if (vm.count("backbone")) config.task.backbone = AbsolutePath(vm["backbone"].as<std::string>());
   if (vm["from-scratch"].as<bool>()) config.task.init = TrialInit::kFromScratch;
   if (vm.count("vocab")) config.task.vocab = AbsolutePath(vm["vocab"].as<std::string>());
-  TaskSpec data = DefaultTaskSpec(config.task.task.empty() ? "imdb" : config.task.task);
-  if (config.task.train_size > 0 || config.task.val_size > 0 || config.task.test_size > 0) data.size = DataSize::kFixed;
-  if (config.task.train_size > 0) data.train_size = static_cast<int>(config.task.train_size);
-  if (config.task.val_size > 0) data.val_size = static_cast<int>(config.task.val_size);
-  if (config.task.test_size > 0) data.test_size = static_cast<int>(config.task.test_size);
-  config.task.data_checksum = TaskSpecChecksum(data);
   if (vm.count("region")) config.carbon.region = vm["region"].as<std::string>();
   if (vm.count("intensity")) config.carbon.intensity_g_per_kwh = vm["intensity"].as<double>();
   if (vm.count("intensity-file")) config.carbon.intensity_file = AbsolutePath(vm["intensity-file"].as<std::string>());

@@ -1,6 +1,6 @@
-// The data flags that `trial` and `baseline` share (--task, --train-size,
-// ...), so both commands read a split the same way, and the path helper the
-// commands that store paths use. cli/ only.
+// The data flags that `trial`, `baseline` and `run` share (--task,
+// --train-size, ...), so every command reads a split the same way, and the
+// path helper the commands that store paths use. cli/ only.
 #pragma once
 
 #include <string>

@@ -8,9 +8,13 @@ namespace cs {
 std::vector<std::string> TaskOptions::ToTrialArgs() const {
   std::vector<std::string> args;
   if (!task.empty()) args.insert(args.end(), {"--task", task});
+  if (!text_column.empty()) args.insert(args.end(), {"--text-column", text_column});
+  if (!label_column.empty()) args.insert(args.end(), {"--label-column", label_column});
+  if (full_data) args.insert(args.end(), {"--data-size", "full"});
   if (train_size > 0) args.insert(args.end(), {"--train-size", std::to_string(train_size)});
   if (val_size > 0) args.insert(args.end(), {"--val-size", std::to_string(val_size)});
   if (test_size > 0) args.insert(args.end(), {"--test-size", std::to_string(test_size)});
+  if (data_seed != 0) args.insert(args.end(), {"--data-seed", std::to_string(data_seed)});
   if (!backbone.empty()) args.insert(args.end(), {"--backbone", backbone});
   if (!vocab.empty()) args.insert(args.end(), {"--vocab", vocab});
   if (init == TrialInit::kFromScratch) args.push_back("--from-scratch");
@@ -50,8 +54,9 @@ nlohmann::json SweepConfig::ToJson() const {
       {"median", {{"min_epochs", median.min_epochs}, {"min_trials", median.min_trials}}},
       {"parallel", parallel},
       {"total_threads", total_threads},
-      {"task", {{"task", task.task}, {"train_size", task.train_size}, {"val_size", task.val_size},
-                {"test_size", task.test_size}, {"backbone", task.backbone}, {"vocab", task.vocab},
+      {"task", {{"task", task.task}, {"text_column", task.text_column}, {"label_column", task.label_column},
+                {"full_data", task.full_data}, {"train_size", task.train_size}, {"val_size", task.val_size},
+                {"test_size", task.test_size}, {"data_seed", task.data_seed}, {"backbone", task.backbone}, {"vocab", task.vocab},
                 {"from_scratch", task.init == TrialInit::kFromScratch}}},
       {"carbon", {{"region", carbon.region}, {"intensity_g_per_kwh", carbon.intensity_g_per_kwh},
                   {"intensity_file", carbon.intensity_file}, {"pue", carbon.pue},
@@ -102,6 +107,11 @@ Result<SweepConfig> SweepConfig::FromJson(const nlohmann::json& json) {
     if (json.contains("task")) {
       const auto& task = json["task"];
       config.task.task = task.value("task", "");
+      // Fields a sweep made before they existed lack take the trial's defaults, as then.
+      config.task.text_column = task.value("text_column", "");
+      config.task.label_column = task.value("label_column", "");
+      config.task.full_data = task.value("full_data", false);
+      config.task.data_seed = task.value("data_seed", uint64_t{0});
       config.task.train_size = task.value("train_size", int64_t{0});
       config.task.val_size = task.value("val_size", int64_t{0});
       config.task.test_size = task.value("test_size", int64_t{0});

@@ -24,11 +24,17 @@ enum class TrialInit {
 };
 
 // The task every trial of the sweep trains on; passed through to `carbonsweep trial`.
+// `run` fills the data fields from the TaskSpec that `trial` and `baseline`
+// build from the same flags (cli/task_flags.h), so all three read one split.
 struct TaskOptions {
   std::string task;        // --task; "" = the trial's default task.
+  std::string text_column;   // --text-column (user files); "" = the trial's default.
+  std::string label_column;  // --label-column (user files); "" = default.
+  bool full_data = false;  // --data-size full: every item, split 80/10/10 (no sizes then).
   int64_t train_size = 0;  // --train-size; 0 = the trial's default.
   int64_t val_size = 0;    // --val-size; 0 = default.
   int64_t test_size = 0;   // --test-size; 0 = default.
+  uint64_t data_seed = 0;  // --data-seed: the shuffle before the split.
   std::string backbone;    // --backbone DIR; "" = the committed one.
   std::string vocab;       // --vocab FILE: with --from-scratch when there is no backbone.
   TrialInit init = TrialInit::kBackbone;
