@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -101,6 +102,17 @@ class TrialLauncher {
   virtual Result<LaunchedTrial> Adopt(int64_t trial_id, const std::string& job_id, const std::string& work_dir) {
     (void)trial_id, (void)job_id, (void)work_dir;
     return Status::Unsupported("this launcher cannot adopt running trials");
+  }
+
+  // A job this launcher submitted for trial `trial_id` (in `work_dir`) other
+  // than `recorded_job_id`, the one the store knows: the orchestrator died
+  // after submitting it and before recording it. Resume records and adopts
+  // it instead of submitting the trial a second time. Only a launcher whose
+  // trials outlive the orchestrator has any; nullopt otherwise.
+  virtual std::optional<std::string> UnrecordedJob(int64_t trial_id, const std::string& work_dir,
+                                                   const std::string& recorded_job_id) {
+    (void)trial_id, (void)work_dir, (void)recorded_job_id;
+    return std::nullopt;
   }
 };
 

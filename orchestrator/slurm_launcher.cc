@@ -246,6 +246,19 @@ Result<LaunchedTrial> SlurmLauncher::Adopt(int64_t trial_id, const std::string& 
   return launched;
 }
 
+std::optional<std::string> SlurmLauncher::UnrecordedJob(int64_t trial_id, const std::string& work_dir,
+                                                        const std::string& recorded_job_id) {
+  auto text = ReadFile(work_dir + "/" + kJobStateFile);
+  if (!text.ok()) return std::nullopt;
+  nlohmann::json state = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (!state.is_object() || state.value("trial_id", int64_t{-1}) != trial_id) return std::nullopt;
+  std::string job_id = state.value("job_id", "");
+  // The file is written after sbatch answers and before the store is: a
+  // different id than the store's can only be a newer submission.
+  if (job_id.empty() || job_id == recorded_job_id) return std::nullopt;
+  return job_id;
+}
+
 void SlurmLauncher::ReadFiles(Job& job, std::vector<LauncherEvent>* events) {
   std::vector<std::string> lines;
   job.events.ReadLines(&lines);

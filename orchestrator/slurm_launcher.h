@@ -97,6 +97,9 @@ class SlurmLauncher : public TrialLauncher {
   // store skips samples it already has). A job Slurm no longer knows ends at
   // the next poll with kExit kLost, after its last lines.
   Result<LaunchedTrial> Adopt(int64_t trial_id, const std::string& job_id, const std::string& work_dir) override;
+  // The job slurm-job.json names, written as soon as sbatch answered.
+  std::optional<std::string> UnrecordedJob(int64_t trial_id, const std::string& work_dir,
+                                           const std::string& recorded_job_id) override;
 
   // The job ids submitted so far, in order (tests and logs).
   const std::vector<std::string>& submitted_job_ids() const { return submitted_; }

@@ -130,6 +130,9 @@ class SweepLoop {
   Status TakeLease();
   Status LoadTrials();
   Status IngestWorkDir(TrialRecord& trial);
+  // A job submitted for the trial that the previous orchestrator died before
+  // recording becomes the trial's running attempt, to be followed, not resubmitted.
+  Status RecordUnrecordedLaunch(TrialRecord& trial);
   Status RecoverEnergyAfterOrchestratorDeath(const TrialRecord& trial);
   // --- the loop ---
   void HandleInterrupts();
@@ -359,10 +362,31 @@ Status SweepLoop::IngestWorkDir(TrialRecord& trial) {
   return Status::Ok();
 }
 
+Status SweepLoop::RecordUnrecordedLaunch(TrialRecord& trial) {
+  const bool launchable = IsOpenTrialState(trial.state) || trial.state == TrialState::kInterrupted ||
+                          trial.state == TrialState::kPaused;
+  if (!launchable) return Status::Ok();
+  const std::string work_dir = trial.work_dir.empty() ? WorkDirFor(trial.index) : trial.work_dir;
+  std::optional<std::string> job_id = env_.launcher->UnrecordedJob(trial.id, work_dir, trial.job_id);
+  if (!job_id) return Status::Ok();
+  TrialLaunch launch;
+  launch.job_id = *job_id;
+  launch.work_dir = work_dir;
+  CS_RETURN_IF_ERROR(env_.store->MarkTrialRunning(trial.id, launch, Now()));
+  env_.progress->Event({{"event", "trial_unrecorded_job"}, {"trial", trial.index}, {"job_id", *job_id}},
+                       "trial " + std::to_string(trial.index) + ": job " + *job_id +
+                           " was submitted but not recorded before the last orchestrator stopped; recorded now");
+  trial.state = TrialState::kRunning;
+  trial.job_id = *job_id;
+  trial.work_dir = work_dir;
+  return Status::Ok();
+}
+
 Status SweepLoop::LoadTrials() {
   auto trials = env_.store->ListTrials(sweep_id_);
   if (!trials.ok()) return trials.status();
   for (TrialRecord& trial : *trials) {
+    CS_RETURN_IF_ERROR(RecordUnrecordedLaunch(trial));
     bool resumable = IsOpenTrialState(trial.state) || trial.state == TrialState::kInterrupted ||
                      (trial.state == TrialState::kPaused && !config_.halving);
     if (resumable) CS_RETURN_IF_ERROR(IngestWorkDir(trial));

@@ -327,6 +327,22 @@ TEST_CASE("Adopt follows a job a previous orchestrator submitted, without submit
   CHECK(FakeSlurmClient::CommandsOf(fixture.slurm, "sbatch").size() == 1);
 }
 
+TEST_CASE("UnrecordedJob names the job slurm-job.json holds when the store has another or none") {
+  Fixture fixture;
+  REQUIRE(fixture.launcher->Start(fixture.Request(11)).ok());  // sbatch answered "1"; the store never heard.
+  fixture.launcher.reset();                                      // the orchestrator dies there.
+
+  SlurmLauncherOptions options;
+  options.clock = &fixture.clock;
+  SlurmLauncher restarted(options, std::make_unique<FakeSlurmClient>(&fixture.slurm));
+  CHECK(restarted.UnrecordedJob(11, fixture.WorkDir(11), "") == std::optional<std::string>("1"));
+  CHECK(restarted.UnrecordedJob(11, fixture.WorkDir(11), "0") == std::optional<std::string>("1"));  // an older attempt's.
+  CHECK_FALSE(restarted.UnrecordedJob(11, fixture.WorkDir(11), "1"));  // recorded: nothing to add.
+  CHECK_FALSE(restarted.UnrecordedJob(12, fixture.WorkDir(11), ""));   // another trial's file.
+  CHECK_FALSE(restarted.UnrecordedJob(13, fixture.WorkDir(13), ""));   // never submitted.
+  CHECK(FakeSlurmClient::CommandsOf(fixture.slurm, "sbatch").size() == 1);
+}
+
 TEST_CASE("an adopted job Slurm no longer knows ends as lost after two polls") {
   Fixture fixture;
   REQUIRE(Status(MakeDirs(fixture.WorkDir(12))).ok());

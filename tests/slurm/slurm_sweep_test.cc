@@ -4,13 +4,15 @@
 // two at a time. Then what a cluster does to a sweep: a job cancelled with
 // scancel behind the orchestrator's back is requeued from its checkpoint; an
 // orchestrator killed with SIGKILL mid-sweep is resumed and follows the jobs
-// it left instead of submitting them again; a tiny budget cancels every job.
+// it left (even one it submitted but never recorded) instead of submitting
+// them again; a tiny budget cancels every job.
 #include <doctest/doctest.h>
 
 #include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -196,7 +198,7 @@ TEST_CASE("a job cancelled with scancel mid-trial is recorded and requeued; the 
   CHECK(trials[0].energy.joules > 0);
 }
 
-TEST_CASE("the orchestrator killed mid-sweep: resume follows the queued, running and ended jobs, submits none again") {
+TEST_CASE("the orchestrator killed mid-sweep: resume follows the queued, running, ended and unrecorded jobs, submits none again") {
   testing::TempDir dir;
   std::vector<std::string> run_args = SlurmSweepFlags(dir, "killed", 2);
   pid_t pid = testing::StartCarbonsweep(run_args, dir.File("run.log"));
@@ -225,11 +227,19 @@ TEST_CASE("the orchestrator killed mid-sweep: resume follows the queued, running
   for (int i = 0; i < 600 && QueuedJobIds({trials[0].job_id}).size() == 1; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));  // polling squeue, not timing.
   }
+  // And make the second one a job the store never heard of, as when the
+  // orchestrator dies between sbatch's answer and recording it: its row goes
+  // back to how it was before the launch. Only its slurm-job.json knows the job.
+  const std::string forget_launch = "UPDATE trials SET state = 0, job_id = '', work_dir = '', attempts = attempts - 1 "
+                                    "WHERE id = " + std::to_string(trials[1].id);
+  REQUIRE(std::system(("sqlite3 " + dir.File("sweeps.db") + " \"" + forget_launch + "\"").c_str()) == 0);
 
   std::string output;
   int code = RunCarbonsweep({"resume", "killed", "--db", dir.File("sweeps.db"), "--json"}, &output);
   INFO(output);
   REQUIRE(code == 0);
+  CHECK(output.find("{\"event\":\"trial_unrecorded_job\",\"job_id\":\"" + trials[1].job_id + "\"") !=
+        std::string::npos);
   std::vector<TrialRecord> after = StoredTrials(dir.File("sweeps.db"), "killed");
   REQUIRE(after.size() == 2);
   for (const TrialRecord& trial : after) {
@@ -237,6 +247,7 @@ TEST_CASE("the orchestrator killed mid-sweep: resume follows the queued, running
     CHECK(trial.state == TrialState::kFinished);
     CHECK(job_ids.count(trial.job_id) == 1);  // the same job: nothing was submitted again.
     CHECK(output.find("{\"event\":\"trial_adopt\",\"job_id\":\"" + trial.job_id + "\"") != std::string::npos);
+    CHECK(trial.attempts == 1);
     // Every joule it metered, once: energy.log read again from its start, the records already stored skipped.
     CHECK(trial.energy.joules == doctest::Approx(EnergyLogJoules(trial.work_dir)).epsilon(1e-6));
   }
