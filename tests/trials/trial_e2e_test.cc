@@ -118,6 +118,12 @@ TEST_CASE("the baseline runs on the same split and reports accuracies") {
   CHECK(result["val_accuracy"].get<double>() > 0.25);
   CHECK(result["test_accuracy"].get<double>() > 0.25);
   CHECK(result["features"].get<int>() > 100);
+  // It said what it was doing while it worked: the features, then each of the three penalties.
+  CHECK_MESSAGE(output.find("baseline: fortunes loaded; building features") != std::string::npos, output);
+  CHECK_MESSAGE(output.find("TF-IDF features from 600 training texts") != std::string::npos, output);
+  for (const char* penalty : {"l2 1e-05: val accuracy", "l2 0.0001: val accuracy", "l2 0.001: val accuracy"}) {
+    CHECK_MESSAGE(output.find(penalty) != std::string::npos, output);
+  }
 }
 
 }  // namespace cs
