@@ -14,13 +14,19 @@ mkdir -p "$out"; db="$out/runs.db"
 common=(--strategy grid --space "$here/spaces/backbone-vs-scratch.json" --budget 1kg --parallel 2 --threads 2
         --db "$db" --quiet)
 backbone_flags=(); [ -z "$backbone" ] || backbone_flags=(--backbone "$backbone")
-for model in backbone scratch; do
+# MODELS="scratch" runs one side only (it does not depend on the backbone);
+# a side already in the store is not run again.
+read -r -a models <<< "${MODELS:-backbone scratch}"
+for model in "${models[@]}"; do
   if [ "$model" = scratch ]; then flags=(--from-scratch); else flags=("${backbone_flags[@]}"); fi
-  code=0
-  "$bin" run --name "$model" "${common[@]}" "${flags[@]}" || code=$?
-  [ "$code" -eq 0 ] || { echo "$model sweep: exit $code" >&2; exit "$code"; }
+  if ! "$bin" status "$model" --db "$db" >/dev/null 2>&1; then
+    code=0
+    "$bin" run --name "$model" "${common[@]}" "${flags[@]}" || code=$?
+    [ "$code" -eq 0 ] || { echo "$model sweep: exit $code" >&2; exit "$code"; }
+  fi
   "$bin" report "$model" --db "$db" --format json --out "$out/$model.json"
 done
+[ -f "$out/backbone.json" ] && [ -f "$out/scratch.json" ] || exit 0
 python3 - "$out/backbone.json" "$out/scratch.json" <<'PY'
 import json, statistics, sys
 print("| model | lr (best mean val) | mean val | seed 0 | seed 1 | seed 2 | mean test |")
