@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -253,9 +254,12 @@ std::optional<std::string> SlurmLauncher::UnrecordedJob(int64_t trial_id, const 
   nlohmann::json state = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (!state.is_object() || state.value("trial_id", int64_t{-1}) != trial_id) return std::nullopt;
   std::string job_id = state.value("job_id", "");
-  // The file is written after sbatch answers and before the store is: a
-  // different id than the store's can only be a newer submission.
+  // The file is written after sbatch answers and before the store is, so a
+  // different id than the store's is a newer submission - unless that write
+  // failed (it may, see Submit) and the file is older than the store. Slurm
+  // numbers jobs in increasing order: an older id is never taken.
   if (job_id.empty() || job_id == recorded_job_id) return std::nullopt;
+  if (!recorded_job_id.empty() && std::atoll(job_id.c_str()) < std::atoll(recorded_job_id.c_str())) return std::nullopt;
   return job_id;
 }
 

@@ -338,6 +338,7 @@ TEST_CASE("UnrecordedJob names the job slurm-job.json holds when the store has a
   CHECK(restarted.UnrecordedJob(11, fixture.WorkDir(11), "") == std::optional<std::string>("1"));
   CHECK(restarted.UnrecordedJob(11, fixture.WorkDir(11), "0") == std::optional<std::string>("1"));  // an older attempt's.
   CHECK_FALSE(restarted.UnrecordedJob(11, fixture.WorkDir(11), "1"));  // recorded: nothing to add.
+  CHECK_FALSE(restarted.UnrecordedJob(11, fixture.WorkDir(11), "2"));  // the file lags the store: never go back.
   CHECK_FALSE(restarted.UnrecordedJob(12, fixture.WorkDir(11), ""));   // another trial's file.
   CHECK_FALSE(restarted.UnrecordedJob(13, fixture.WorkDir(13), ""));   // never submitted.
   CHECK(FakeSlurmClient::CommandsOf(fixture.slurm, "sbatch").size() == 1);
