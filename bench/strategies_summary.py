@@ -42,9 +42,9 @@ def grams_to(report, target):
 
 def main(directories):
     runs = {d: load(d) for d in directories}
+    order = ["random", "grid", "random-median", "halving"]  # strategies.sh's order; variants after.
     names = sorted({n for sweeps in runs.values() for n in sweeps},
-                   key=lambda n: ["random", "grid", "random-median", "halving"].index(n)
-                   if n in ("random", "grid", "random-median", "halving") else 9)
+                   key=lambda n: (order.index(n) if n in order else len(order), n))
     print("| sweep | " + " | ".join(f"{os.path.basename(d.rstrip('/'))}: best val, CO2 to target" for d in directories)
           + " | mean CO2 to target |")
     print("|---" * (len(directories) + 2) + "|")
@@ -58,6 +58,9 @@ def main(directories):
             target = max(b for b in (best_of(r) for r in sweeps.values()) if b is not None) - WITHIN
             best = best_of(sweeps[name])
             grams = grams_to(sweeps[name], target)
+            if best is None:  # no trial finished an epoch: nothing to compare.
+                cells.append("no result")
+                continue
             if grams is None:
                 lower_bound = True
                 grams_spent = sweeps[name]["anytime"][-1]["cumulative_grams_co2e"] if sweeps[name]["anytime"] else 0
