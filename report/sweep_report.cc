@@ -52,6 +52,9 @@ double NumberOr(const nlohmann::json& object, const char* key, double fallback) 
   return fallback;
 }
 
+// Reads what `carbonsweep pretrain` writes: provenance.total (the whole line
+// of backbones when one continued another with --init-from), else the run's
+// own provenance.energy and provenance.timing (backbones made before --init-from).
 std::optional<BackboneFootprint> ReadBackboneFootprint(const std::string& dir) {
   if (dir.empty()) return std::nullopt;
   std::string path = dir + "/backbone.json";
@@ -60,19 +63,22 @@ std::optional<BackboneFootprint> ReadBackboneFootprint(const std::string& dir) {
   nlohmann::json info = ParseJsonColumn(*text);
   if (!info.contains("provenance") || !info["provenance"].is_object()) return std::nullopt;
   const nlohmann::json& provenance = info["provenance"];
+  const nlohmann::json none = nlohmann::json::object();
+  const bool has_total = provenance.contains("total") && provenance["total"].is_object();
+  const nlohmann::json& total = has_total ? provenance["total"] : none;
+  const nlohmann::json& energy = provenance.contains("energy") ? provenance["energy"] : none;
+  const nlohmann::json& timing = provenance.contains("timing") ? provenance["timing"] : none;
   BackboneFootprint footprint;
   footprint.path = path;
-  footprint.joules = NumberOr(provenance, "joules", 0);
-  footprint.grams_co2e = NumberOr(provenance, "grams_co2e", 0);
-  footprint.seconds = NumberOr(provenance, "seconds", 0);
+  footprint.joules = NumberOr(has_total ? total : energy, "joules", 0);
+  footprint.grams_co2e = NumberOr(has_total ? total : energy, "grams_co2e", 0);
+  footprint.seconds = NumberOr(has_total ? total : timing, "wall_seconds", 0);
   if (footprint.joules <= 0 && footprint.grams_co2e <= 0) return std::nullopt;
-  std::string what = provenance.value("objective", std::string("pre-training"));
-  if (provenance.contains("steps") && provenance["steps"].is_number()) {
-    what += StringPrintf(", %lld steps", static_cast<long long>(provenance["steps"].get<double>()));
-  }
-  if (provenance.contains("host") && provenance["host"].is_string()) {
-    what += " on " + provenance["host"].get<std::string>();
-  }
+  const double steps = NumberOr(has_total ? total : provenance, "steps", 0);
+  const double runs = NumberOr(total, "backbones", 1);
+  std::string what = "masked-LM pre-training";
+  if (steps > 0) what += StringPrintf(", %lld steps", static_cast<long long>(steps));
+  if (runs > 1) what += StringPrintf(" in %lld runs (each continuing the last)", static_cast<long long>(runs));
   footprint.summary = what;
   return footprint;
 }

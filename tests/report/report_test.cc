@@ -281,8 +281,10 @@ TEST_CASE("an unknown sweep is NotFound and names the known ones") {
 TEST_CASE("the backbone's pre-training footprint is read from its backbone.json") {
   testing::TempDir dir;
   auto store = testing::BuildFixtureStore(dir.File("store.db"));
+  // As `carbonsweep pretrain` writes it (only the fields the report reads).
   dir.Write("backbone/backbone.json",
-            R"({"format":1,"provenance":{"joules":7.2e6,"grams_co2e":400,"seconds":3600,"steps":1000}})");
+            R"({"format":1,"provenance":{"steps":1000,"energy":{"joules":7.2e6,"grams_co2e":400},)"
+            R"("timing":{"wall_seconds":3600}}})");
   ReportOptions options;
   options.default_backbone_dir = dir.File("backbone");
   // random-a's config says from_scratch: no backbone footprint.
@@ -295,6 +297,25 @@ TEST_CASE("the backbone's pre-training footprint is read from its backbone.json"
   std::string text = RenderTerminalReport(*grid);
   CHECK(text.find("Backbone pre-training (amortisable") != std::string::npos);
   CHECK(ReportToJson(*grid)["backbone"]["kwh"].get<double>() == doctest::Approx(2));
+  CHECK(text.find("1000 steps") != std::string::npos);
+}
+
+TEST_CASE("a continued backbone is amortised with its whole line: provenance.total") {
+  testing::TempDir dir;
+  auto store = testing::BuildFixtureStore(dir.File("store.db"));
+  // The continuation's own run cost 100 g; with its parent, 500 g.
+  dir.Write("backbone/backbone.json",
+            R"({"format":1,"provenance":{"steps":600,"energy":{"joules":1.8e6,"grams_co2e":100},)"
+            R"("timing":{"wall_seconds":900},"total":{"backbones":2,"steps":1600,"joules":9.0e6,)"
+            R"("grams_co2e":500,"wall_seconds":4500}}})");
+  ReportOptions options;
+  options.default_backbone_dir = dir.File("backbone");
+  Result<SweepReport> grid = LoadSweepReport(store.get(), "grid-b", options);
+  REQUIRE(grid.ok());
+  REQUIRE(grid->backbone);
+  CHECK(grid->backbone->grams_co2e == doctest::Approx(500));
+  CHECK(grid->backbone->seconds == doctest::Approx(4500));
+  CHECK(grid->backbone->summary.find("1600 steps in 2 runs") != std::string::npos);
 }
 
 }  // namespace
