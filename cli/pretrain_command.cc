@@ -55,6 +55,9 @@ int RunPretrainCommand(const std::vector<std::string>& args) {
       "checkpoint-minutes", po::value<double>()->default_value(defaults.checkpoint_seconds / 60.0),
       "minutes between checkpoints")(
       "resume", "continue the checkpoint in <out>/checkpoint")(
+      "init-from", po::value<std::string>()->default_value(""),
+      "continue pre-training this finished backbone directory (its vocab, shape and weights; e.g. "
+      "models/backbone for more steps, or with --pool-task for your own domain)")(
       "stop-after-steps", po::value<int64_t>()->default_value(0),
       "stop (resumably, exit code 4) once this many steps are done")(
       "region", po::value<std::string>()->default_value(""), "grid region for the CO2, e.g. FR")(
@@ -86,6 +89,16 @@ int RunPretrainCommand(const std::vector<std::string>& args) {
   pretrain.checkpoint_seconds = vm["checkpoint-minutes"].as<double>() * 60.0;
   pretrain.stop_after_steps = vm["stop-after-steps"].as<int64_t>();
   pretrain.resume = vm.count("resume") ? ResumeMode::kResume : ResumeMode::kFresh;
+  pretrain.init_from = vm["init-from"].as<std::string>();
+  if (!pretrain.init_from.empty()) {
+    // The parent fixes these; a silently ignored flag would mislead.
+    for (const char* flag : {"vocab-size", "layers", "hidden", "heads", "ff", "embedding-init"}) {
+      if (!vm[flag].defaulted()) {
+        return ReportError("pretrain", ExitCode::kBadInput,
+                           std::string("--") + flag + ": the backbone given by --init-from fixes it; drop the flag");
+      }
+    }
+  }
   Result<EmbeddingInit> init = ParseEmbeddingInit(vm["embedding-init"].as<std::string>());
   if (!init.ok()) return ReportError("pretrain", init.status());
   pretrain.embedding_init = *init;

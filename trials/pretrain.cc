@@ -27,6 +27,7 @@ using json = nlohmann::json;
 
 constexpr const char* kCheckpointDir = "checkpoint";
 constexpr const char* kStateFile = "state.json";
+constexpr const char* kMaskedLmHeadFile = "mlm_head.pt";
 constexpr int kStateFormat = 1;
 // Steps timed (after kCalibrationSkip warm-up steps) before --minutes fixes the plan.
 constexpr int kCalibrationSkip = 3;
@@ -187,6 +188,13 @@ struct Run {
   std::unique_ptr<torch::optim::AdamW> optimizer;
   Progress progress;
   json prep;                       // seconds per preparation stage, word vector facts.
+  std::optional<LoadedBackbone> parent;  // --init-from, loaded.
+  std::string parent_encoder_sha256;
+  bool parent_head_loaded = false;
+  // Picks the held-out chunks and their masks: the parent's seed when
+  // continuing, so the continued run never trains on the parent's held-out
+  // chunks and its held-out loss is comparable with the parent's.
+  uint64_t heldout_seed = 0;
 };
 
 torch::Tensor BatchRows(const Run& run, int64_t step) {
@@ -212,7 +220,7 @@ double HeldoutLoss(Run& run) {
   torch::NoGradGuard no_grad;
   run.encoder->eval();
   run.head->eval();
-  torch::Generator generator = at::detail::createCPUGenerator(run.options.seed ^ kHeldoutSeedSalt);
+  torch::Generator generator = at::detail::createCPUGenerator(run.heldout_seed ^ kHeldoutSeedSalt);
   double loss_sum = 0;
   int64_t predicted = 0;
   const int64_t total = run.heldout_chunks.size(0);
@@ -236,7 +244,7 @@ double HeldoutUnigramLoss(const Run& run) {
   const int vocab = run.tokenizer->vocab_size();
   const torch::Tensor counts = torch::bincount(run.train_chunks.reshape(-1), {}, vocab).to(torch::kFloat64) + 1.0;
   const torch::Tensor log_probability = (counts / counts.sum()).log();
-  torch::Generator generator = at::detail::createCPUGenerator(run.options.seed ^ kHeldoutSeedSalt);
+  torch::Generator generator = at::detail::createCPUGenerator(run.heldout_seed ^ kHeldoutSeedSalt);
   double loss_sum = 0;
   int64_t predicted = 0;
   const int64_t total = run.heldout_chunks.size(0);
@@ -316,7 +324,10 @@ Status PrepareData(Run& run, ResumeMode resume) {
   // run tokenizes exactly as the interrupted one did.
   const std::string vocab_path = run.checkpoint_dir + "/" + kBackboneVocabFile;
   started = MonotonicSeconds();
-  if (resume == ResumeMode::kResume && FileExists(vocab_path)) {
+  if (run.parent) {
+    run.tokenizer.emplace(run.parent->tokenizer);  // a continued backbone keeps its parent's ids.
+    CS_RETURN_IF_ERROR(run.tokenizer->SaveVocab(vocab_path));
+  } else if (resume == ResumeMode::kResume && FileExists(vocab_path)) {
     Result<WordPieceTokenizer> loaded = WordPieceTokenizer::LoadVocab(vocab_path);
     if (!loaded.ok()) return loaded.status();
     run.tokenizer.emplace(std::move(*loaded));
@@ -346,7 +357,7 @@ Status PrepareData(Run& run, ResumeMode resume) {
                                    " are needed (lower --seq-len or --heldout-chunks)");
   }
   // The held-out chunks are a seeded sample, so they come from every source.
-  const std::vector<int> order = ShuffleIndices(static_cast<int>(all_rows), options.seed);
+  const std::vector<int> order = ShuffleIndices(static_cast<int>(all_rows), run.heldout_seed);
   const torch::Tensor all = torch::from_blob(run.chunk_ids.data(), {all_rows, options.seq_len}, torch::kInt64);
   const torch::Tensor order_tensor = torch::tensor(std::vector<int64_t>(order.begin(), order.end()), torch::kInt64);
   run.heldout_chunks = all.index_select(0, order_tensor.narrow(0, 0, options.heldout_chunks)).clone();
@@ -388,6 +399,27 @@ Status InitWordVectors(Run& run) {
   return Status::Ok();
 }
 
+// The "total" of a backbone's provenance; older backbones (before
+// --init-from) have none, and their own run is the whole line.
+json ProvenanceTotal(const json& made) {
+  if (made.contains("total") && made["total"].is_object()) return made["total"];
+  json total = {{"backbones", 1}};
+  auto copy = [&](const char* section, const char* key) {
+    if (made.contains(section) && made[section].is_object() && made[section].contains(key) &&
+        made[section][key].is_number()) {
+      total[key] = made[section][key];
+    }
+  };
+  copy("energy", "joules");
+  copy("energy", "grams_co2e");
+  copy("timing", "wall_seconds");
+  copy("timing", "cpu_seconds");
+  for (const char* key : {"steps", "tokens"}) {
+    if (made.contains(key) && made[key].is_number()) total[key] = made[key];
+  }
+  return total;
+}
+
 json MakeProvenance(const Run& run, int64_t planned_steps, double heldout_loss, double unigram_loss,
                     EnergyMeter* meter, const std::string& end) {
   const PretrainOptions& options = run.options;
@@ -399,7 +431,7 @@ json MakeProvenance(const Run& run, int64_t planned_steps, double heldout_loss, 
   json energy = {{"joules", run.progress.joules}, {"grams_co2e", run.progress.grams_co2e}};
   energy["method"] = meter == nullptr ? json("not measured") : meter->Describe();
   WordVectorOptions vectors = options.vectors;
-  return json{
+  json made = json{
       {"tool", "carbonsweep pretrain"},
       {"end", end},
       {"seed", options.seed},
@@ -442,6 +474,37 @@ json MakeProvenance(const Run& run, int64_t planned_steps, double heldout_loss, 
         {"last_prep", run.prep}}},
       {"energy", energy},
       {"finished_unix_seconds", static_cast<double>(std::time(nullptr))}};
+  // What the whole line of backbones cost, this run included: the figure a
+  // report amortises over the fine-tunings.
+  json total = {{"backbones", 1},
+                {"steps", run.progress.step},
+                {"tokens", tokens},
+                {"wall_seconds", run.progress.wall_seconds},
+                {"cpu_seconds", run.progress.cpu_seconds},
+                {"joules", run.progress.joules},
+                {"grams_co2e", run.progress.grams_co2e}};
+  if (run.parent) {
+    const json& parent_made = run.parent->info.value("provenance", json::object());
+    made["recipe"]["embedding_init"] = "parent backbone";
+    made["recipe"]["head_init"] = run.parent_head_loaded ? "parent's masked-LM head"
+                                                          : "fresh masked-LM head (the parent kept none)";
+    made["heldout"]["seed"] = run.heldout_seed;
+    made["parent"] = {{"dir", options.init_from},
+                      {"encoder_sha256", run.parent_encoder_sha256},
+                      {"vocab_sha256", run.parent->tokenizer.VocabSha256()},
+                      {"provenance", parent_made}};
+    const json parent_total = ProvenanceTotal(parent_made);
+    for (auto& item : total.items()) {
+      if (!parent_total.contains(item.key()) || !parent_total[item.key()].is_number()) continue;
+      if (item.value().is_number_integer()) {
+        item.value() = item.value().get<int64_t>() + parent_total[item.key()].get<int64_t>();
+      } else {
+        item.value() = item.value().get<double>() + parent_total[item.key()].get<double>();
+      }
+    }
+  }
+  made["total"] = total;
+  return made;
 }
 
 }  // namespace
@@ -552,10 +615,21 @@ Result<PretrainResult> Train(Run& run, EnergyMeter* meter, double process_starte
   run.optimizer = std::make_unique<torch::optim::AdamW>(std::move(groups),
                                                         torch::optim::AdamWOptions(options.learning_rate));
 
-  const json fingerprint = ResumeFingerprint(options, run.corpus.provenance.value("sha256", std::string()));
+  json fingerprint = ResumeFingerprint(options, run.corpus.provenance.value("sha256", std::string()));
+  if (run.parent) fingerprint["init_from_encoder_sha256"] = run.parent_encoder_sha256;
   Result<bool> loaded = LoadCheckpoint(run, fingerprint);
   if (!loaded.ok()) return loaded.status();
-  if (!*loaded && options.embedding_init == EmbeddingInit::kPpmiSvd) CS_RETURN_IF_ERROR(InitWordVectors(run));
+  if (!*loaded && run.parent) {
+    CS_RETURN_IF_ERROR(LoadEncoderWeights(run.encoder, options.init_from + "/" + kBackboneWeightsFile));
+    const std::string head_path = options.init_from + "/" + kMaskedLmHeadFile;
+    if (FileExists(head_path)) {
+      CS_RETURN_IF_ERROR(LoadArchive(run.head, head_path));
+      run.parent_head_loaded = true;
+    }
+    std::cout << "continuing the backbone in " << options.init_from << "\n";
+  } else if (!*loaded && options.embedding_init == EmbeddingInit::kPpmiSvd) {
+    CS_RETURN_IF_ERROR(InitWordVectors(run));
+  }
   run.documents.clear();
   run.documents.shrink_to_fit();
   Progress base = run.progress;
@@ -658,6 +732,8 @@ Result<PretrainResult> Train(Run& run, EnergyMeter* meter, double process_starte
   result.provenance = MakeProvenance(run, planned, heldout_loss, unigram_loss, meter, "finished");
   run.encoder->set_dropout(options.encoder.dropout);
   CS_RETURN_IF_ERROR(SaveBackbone(options.out_dir, run.encoder, *run.tokenizer, result.provenance));
+  // Not needed to fine-tune; kept so that --init-from continues with it.
+  CS_RETURN_IF_ERROR(SaveArchiveAtomic(run.head, options.out_dir + "/" + kMaskedLmHeadFile));
   std::error_code ignored;
   fs::remove_all(run.checkpoint_dir, ignored);  // the backbone is complete: the checkpoint has served.
   return result;
@@ -683,6 +759,26 @@ Result<PretrainResult> RunPretraining(const PretrainOptions& options_in, EnergyM
                                    "continue it or remove the directory to start over");
   }
   run.options.resume = has_checkpoint ? ResumeMode::kResume : ResumeMode::kFresh;
+  run.heldout_seed = options_in.seed;
+  if (!options_in.init_from.empty()) {
+    Result<LoadedBackbone> parent = LoadBackbone(options_in.init_from, BackboneWeights::kPretrained);
+    if (!parent.ok()) return parent.status().WithPrefix("--init-from");
+    Result<std::string> sha = Sha256OfFile(options_in.init_from + "/" + kBackboneWeightsFile);
+    if (!sha.ok()) return sha.status().WithPrefix("--init-from");
+    run.parent_encoder_sha256 = *sha;
+    run.options.encoder = parent->config;
+    run.options.vocab_size = parent->tokenizer.vocab_size();
+    if (run.options.seq_len > parent->config.max_positions) {
+      return Status::InvalidArgument("--seq-len: " + std::to_string(run.options.seq_len) + " is more than the " +
+                                     std::to_string(parent->config.max_positions) + " positions of " +
+                                     options_in.init_from);
+    }
+    const json& parent_made = parent->info.value("provenance", json::object());
+    if (parent_made.contains("seed") && parent_made["seed"].is_number_unsigned()) {
+      run.heldout_seed = parent_made["seed"].get<uint64_t>();
+    }
+    run.parent.emplace(std::move(*parent));
+  }
   try {
     return Train(run, meter, process_started, cpu_started, energy_started);
   } catch (const c10::Error& error) {

@@ -87,6 +87,11 @@ struct PretrainOptions {
   // dropout 0 and stores `encoder.dropout` for the fine-tuning that follows.
   EncoderConfig encoder;
   EmbeddingInit embedding_init = EmbeddingInit::kPpmiSvd;
+  // A finished backbone directory to continue pre-training from (--init-from):
+  // its vocab, shape and encoder weights replace vocab_size, encoder and the
+  // embedding init; the masked-LM head starts fresh (backbones do not keep it).
+  // backbone.json then records the parent and the footprint of the whole line.
+  std::string init_from;
   WordVectorOptions vectors;       // dims is set to encoder.hidden.
   double vector_row_norm = 1.0;    // L2 norm of every initialised embedding row.
   PretrainCorpusOptions corpus;    // books and speeches (+ a task's unlabelled pool).

@@ -113,6 +113,57 @@ TEST_CASE("an interrupted pre-training resumes to the same weights as an uninter
   CHECK(made.at("timing").at("segments") == 2);
 }
 
+TEST_CASE("--init-from continues a finished backbone and records the whole line's cost") {
+  testing::TempDir dir;
+  const std::string data = WriteTinyCorpus(dir);
+  std::string output;
+  const std::string parent = dir.File("parent");
+  REQUIRE_MESSAGE(testing::RunShell(PretrainCommand(data, parent, "--steps 3"), &output) == 0, output);
+  CHECK(FileExists(parent + "/mlm_head.pt"));  // kept so that a continuation need not relearn it.
+
+  // The parent fixes the shape and the vocab: flags that would change them are refused.
+  const std::string child = dir.File("child");
+  CHECK(testing::RunShell(PretrainCommand(data, child, "--steps 3 --init-from " + parent), &output) == 2);
+  CHECK(output.find("--vocab-size: the backbone given by --init-from fixes it") != std::string::npos);
+  const std::string continue_command =
+      "CARBONSWEEP_DATA=" + data + " " + testing::BinaryPath() + " pretrain --out " + child +
+      " --sources moby_dick --pool-task none --seq-len 16 --batch 4 --heldout-chunks 4 --intensity 100"
+      " --threads 1 --steps 3 --seed 5 --init-from ";
+  CHECK(testing::RunShell(continue_command + dir.File("nowhere"), &output) != 0);
+  CHECK(output.find("--init-from") != std::string::npos);
+  REQUIRE_MESSAGE(testing::RunShell(continue_command + parent, &output) == 0, output);
+  CHECK(output.find("continuing the backbone in " + parent) != std::string::npos);
+
+  Result<LoadedBackbone> loaded = LoadBackbone(child, BackboneWeights::kPretrained);
+  REQUIRE_MESSAGE(loaded.ok(), loaded.status().message());
+  CHECK(loaded->config.layers == 1);
+  const nlohmann::json parent_made = ReadJson(parent + "/backbone.json").at("provenance");
+  const nlohmann::json made = ReadJson(child + "/backbone.json").at("provenance");
+  CHECK(made.at("vocab_sha256") == parent_made.at("vocab_sha256"));
+  CHECK(made.at("parent").at("encoder_sha256") == Sha256OfFile(parent + "/encoder.pt").value());
+  CHECK(made.at("parent").at("provenance").at("steps") == 3);
+  CHECK(made.at("recipe").at("head_init") == "parent's masked-LM head");
+  // Another seed orders the data differently but holds out the parent's chunks,
+  // with the same masks: the two held-out losses compare.
+  CHECK(made.at("seed") == 5);
+  CHECK(made.at("heldout").at("seed") == 0);
+  CHECK(made.at("heldout").at("unigram_loss_nats") == parent_made.at("heldout").at("unigram_loss_nats"));
+  const nlohmann::json& total = made.at("total");
+  CHECK(total.at("backbones") == 2);
+  CHECK(total.at("steps") == 6);
+  CHECK(total.at("tokens") == 6 * 4 * 16);
+  CHECK(total.at("grams_co2e").get<double>() ==
+        doctest::Approx(made.at("energy").at("grams_co2e").get<double>() +
+                        parent_made.at("energy").at("grams_co2e").get<double>()));
+  // The continued weights moved away from the parent's.
+  const std::vector<torch::Tensor> before = Weights(parent);
+  const std::vector<torch::Tensor> after = Weights(child);
+  REQUIRE(before.size() == after.size());
+  bool changed = false;
+  for (size_t i = 0; i < before.size(); ++i) changed = changed || !torch::equal(before[i], after[i]);
+  CHECK(changed);
+}
+
 TEST_CASE("bad options are refused before anything runs") {
   PretrainOptions options;
   options.out_dir = "/tmp/unused";
