@@ -462,7 +462,7 @@ json MakeProvenance(const Run& run, int64_t planned_steps, double heldout_loss, 
           {"eigen_power", vectors.eigen_power}, {"row_norm", options.vector_row_norm}}}}},
       {"vocab_sha256", run.tokenizer->VocabSha256()},
       {"corpus", corpus},
-      {"heldout", {{"mlm_loss_nats", heldout_loss}, {"unigram_loss_nats", unigram_loss}}},
+      {"heldout", {{"mlm_loss_nats", heldout_loss}, {"unigram_loss_nats", unigram_loss}, {"seed", run.heldout_seed}}},
       {"final_train_loss", run.progress.last_loss},
       {"threads", options.threads},
       {"timing",
@@ -488,7 +488,6 @@ json MakeProvenance(const Run& run, int64_t planned_steps, double heldout_loss, 
     made["recipe"]["embedding_init"] = "parent backbone";
     made["recipe"]["head_init"] = run.parent_head_loaded ? "parent's masked-LM head"
                                                           : "fresh masked-LM head (the parent kept none)";
-    made["heldout"]["seed"] = run.heldout_seed;
     made["parent"] = {{"dir", options.init_from},
                       {"encoder_sha256", run.parent_encoder_sha256},
                       {"vocab_sha256", run.parent->tokenizer.VocabSha256()},
@@ -773,8 +772,12 @@ Result<PretrainResult> RunPretraining(const PretrainOptions& options_in, EnergyM
                                      std::to_string(parent->config.max_positions) + " positions of " +
                                      options_in.init_from);
     }
+    // The parent's held-out seed (itself inherited along a line), else its seed.
     const json& parent_made = parent->info.value("provenance", json::object());
-    if (parent_made.contains("seed") && parent_made["seed"].is_number_unsigned()) {
+    const json parent_heldout = parent_made.value("heldout", json::object());
+    if (parent_heldout.contains("seed") && parent_heldout["seed"].is_number_unsigned()) {
+      run.heldout_seed = parent_heldout["seed"].get<uint64_t>();
+    } else if (parent_made.contains("seed") && parent_made["seed"].is_number_unsigned()) {
       run.heldout_seed = parent_made["seed"].get<uint64_t>();
     }
     run.parent.emplace(std::move(*parent));

@@ -125,13 +125,15 @@ TEST_CASE("--init-from continues a finished backbone and records the whole line'
   const std::string child = dir.File("child");
   CHECK(testing::RunShell(PretrainCommand(data, child, "--steps 3 --init-from " + parent), &output) == 2);
   CHECK(output.find("--vocab-size: the backbone given by --init-from fixes it") != std::string::npos);
-  const std::string continue_command =
-      "CARBONSWEEP_DATA=" + data + " " + testing::BinaryPath() + " pretrain --out " + child +
-      " --sources moby_dick --pool-task none --seq-len 16 --batch 4 --heldout-chunks 4 --intensity 100"
-      " --threads 1 --steps 3 --seed 5 --init-from ";
-  CHECK(testing::RunShell(continue_command + dir.File("nowhere"), &output) != 0);
+  // Only the flags the parent does not fix; another seed.
+  auto continue_from = [&](const std::string& from, const std::string& out) {
+    return "CARBONSWEEP_DATA=" + data + " " + testing::BinaryPath() + " pretrain --out " + out +
+           " --sources moby_dick --pool-task none --seq-len 16 --batch 4 --heldout-chunks 4 --intensity 100"
+           " --threads 1 --steps 3 --seed 5 --init-from " + from;
+  };
+  CHECK(testing::RunShell(continue_from(dir.File("nowhere"), child), &output) != 0);
   CHECK(output.find("--init-from") != std::string::npos);
-  REQUIRE_MESSAGE(testing::RunShell(continue_command + parent, &output) == 0, output);
+  REQUIRE_MESSAGE(testing::RunShell(continue_from(parent, child), &output) == 0, output);
   CHECK(output.find("continuing the backbone in " + parent) != std::string::npos);
 
   Result<LoadedBackbone> loaded = LoadBackbone(child, BackboneWeights::kPretrained);
@@ -162,6 +164,14 @@ TEST_CASE("--init-from continues a finished backbone and records the whole line'
   bool changed = false;
   for (size_t i = 0; i < before.size(); ++i) changed = changed || !torch::equal(before[i], after[i]);
   CHECK(changed);
+
+  // A line of three: the held-out chunks are still the first backbone's.
+  const std::string grandchild = dir.File("grandchild");
+  REQUIRE_MESSAGE(testing::RunShell(continue_from(child, grandchild), &output) == 0, output);
+  const nlohmann::json last = ReadJson(grandchild + "/backbone.json").at("provenance");
+  CHECK(last.at("heldout").at("seed") == 0);
+  CHECK(last.at("total").at("backbones") == 3);
+  CHECK(last.at("total").at("steps") == 9);
 }
 
 TEST_CASE("bad options are refused before anything runs") {
