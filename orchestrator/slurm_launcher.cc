@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -169,7 +170,7 @@ Result<LaunchedTrial> SlurmLauncher::Start(const LaunchRequest& request) {
   job->energy.path = request.work_dir + "/" + kTrialEnergyFile;
   job->energy.offset = FileSize(job->energy.path);  // earlier attempts' energy was handed on then.
   std::vector<std::string>& args = job->sbatch_args;
-  args.push_back("--job-name=" + options_.job_name_prefix + "-trial-" + std::to_string(request.trial_id));
+  args.push_back("--job-name=" + JobName(request.trial_id));
   args.push_back("--output=" + request.work_dir + "/slurm-%j.out");
   args.push_back("--error=" + request.work_dir + "/" + kStderrFile);
   args.push_back("--open-mode=append");
@@ -247,20 +248,78 @@ Result<LaunchedTrial> SlurmLauncher::Adopt(int64_t trial_id, const std::string& 
   return launched;
 }
 
+namespace {
+
+// Slurm numbers jobs in increasing order; "1234_5" (an array task) counts as 1234.
+long long JobNumber(const std::string& job_id) { return std::atoll(job_id.c_str()); }
+
+// Whether the last write of `later` is after that of `earlier`; false when
+// `later` is missing, true when only `earlier` is.
+bool WrittenAfter(const std::string& later, const std::string& earlier) {
+  std::error_code error;
+  const auto later_time = std::filesystem::last_write_time(later, error);
+  if (error) return false;
+  const auto earlier_time = std::filesystem::last_write_time(earlier, error);
+  return error || later_time > earlier_time;
+}
+
+std::string AbsolutePath(const std::string& path) {
+  std::error_code error;
+  std::filesystem::path absolute = std::filesystem::weakly_canonical(path, error);
+  return error ? path : absolute.string();
+}
+
+}  // namespace
+
 std::optional<std::string> SlurmLauncher::UnrecordedJob(int64_t trial_id, const std::string& work_dir,
                                                         const std::string& recorded_job_id) {
-  auto text = ReadFile(work_dir + "/" + kJobStateFile);
-  if (!text.ok()) return std::nullopt;
-  nlohmann::json state = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (!state.is_object() || state.value("trial_id", int64_t{-1}) != trial_id) return std::nullopt;
-  std::string job_id = state.value("job_id", "");
-  // The file is written after sbatch answers and before the store is, so a
-  // different id than the store's is a newer submission - unless that write
-  // failed (it may, see Submit) and the file is older than the store. Slurm
-  // numbers jobs in increasing order: an older id is never taken.
-  if (job_id.empty() || job_id == recorded_job_id) return std::nullopt;
-  if (!recorded_job_id.empty() && std::atoll(job_id.c_str()) < std::atoll(recorded_job_id.c_str())) return std::nullopt;
-  return job_id;
+  // Only a job newer than the store's counts: the file may lag the store (its
+  // write failed, see Submit) and Slurm still lists older attempts.
+  auto newer = [&](const std::string& job_id) {
+    return !job_id.empty() && job_id != recorded_job_id &&
+           (recorded_job_id.empty() || JobNumber(job_id) > JobNumber(recorded_job_id));
+  };
+  // 1. slurm-job.json is written after sbatch answers and before the store is.
+  const std::string state_path = work_dir + "/" + kJobStateFile;
+  auto text = ReadFile(state_path);
+  if (text.ok()) {
+    nlohmann::json state = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+    if (state.is_object() && state.value("trial_id", int64_t{-1}) == trial_id) {
+      std::string job_id = state.value("job_id", "");
+      if (newer(job_id)) return job_id;
+    }
+  }
+  // 2. The script is written just before sbatch runs. One newer than the
+  // state file means an sbatch whose answer was never written down: the
+  // orchestrator died while sbatch ran (or sbatch refused). Slurm itself is
+  // asked for this trial's jobs running exactly this script; only then, so a
+  // resume costs no Slurm call per trial.
+  const std::string script_path = work_dir + "/" + kJobScriptFile;
+  if (!WrittenAfter(script_path, state_path)) return std::nullopt;
+  auto output = client_->Run({"squeue", "--noheader", "--states=all", "--name=" + JobName(trial_id),
+                              "--format=%i|%o"});
+  if (!output.ok() || output->exit_code != 0) return std::nullopt;
+  const std::string script = AbsolutePath(script_path);
+  std::optional<std::string> found;
+  size_t begin = 0;
+  while (begin < output->stdout_text.size()) {
+    size_t end = output->stdout_text.find('\n', begin);
+    if (end == std::string::npos) end = output->stdout_text.size();
+    const std::string line = output->stdout_text.substr(begin, end - begin);
+    begin = end + 1;
+    const size_t bar = line.find('|');
+    if (bar == std::string::npos) continue;
+    std::string job_id = line.substr(0, bar);
+    job_id.erase(0, job_id.find_first_not_of(' '));
+    // Another store's trial with the same id has the same job name, not the same script.
+    if (AbsolutePath(line.substr(bar + 1)) != script || !newer(job_id)) continue;
+    if (!found || JobNumber(job_id) > JobNumber(*found)) found = job_id;
+  }
+  return found;
+}
+
+std::string SlurmLauncher::JobName(int64_t trial_id) const {
+  return options_.job_name_prefix + "-trial-" + std::to_string(trial_id);
 }
 
 void SlurmLauncher::ReadFiles(Job& job, std::vector<LauncherEvent>* events) {

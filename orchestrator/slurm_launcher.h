@@ -97,7 +97,9 @@ class SlurmLauncher : public TrialLauncher {
   // store skips samples it already has). A job Slurm no longer knows ends at
   // the next poll with kExit kLost, after its last lines.
   Result<LaunchedTrial> Adopt(int64_t trial_id, const std::string& job_id, const std::string& work_dir) override;
-  // The job slurm-job.json names, written as soon as sbatch answered.
+  // The job slurm-job.json names (written as soon as sbatch answered); when
+  // the job script is newer than that file (the orchestrator died while
+  // sbatch ran), the newest job squeue lists with this trial's name and script.
   std::optional<std::string> UnrecordedJob(int64_t trial_id, const std::string& work_dir,
                                            const std::string& recorded_job_id) override;
 
@@ -106,6 +108,7 @@ class SlurmLauncher : public TrialLauncher {
 
  private:
   struct Job;
+  std::string JobName(int64_t trial_id) const;  // "<prefix>-trial-<id>".
   Result<std::string> Submit(Job& job);
   void ReadFiles(Job& job, std::vector<LauncherEvent>* events);
   void Poll(std::vector<LauncherEvent>* events);

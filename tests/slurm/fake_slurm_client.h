@@ -20,6 +20,8 @@ class FakeSlurmClient : public SlurmClient {
     int exit_code = 0;
     int exit_signal = 0;
     std::string time_limit = "UNLIMITED";
+    std::string name;     // --job-name.
+    std::string command;  // the script path sbatch was given (squeue %o).
   };
 
   // Shared with the test after the launcher takes ownership of the client.
@@ -45,8 +47,16 @@ class FakeSlurmClient : public SlurmClient {
         return output;
       }
       std::string id = std::to_string(shared_->next_job_id++);
-      shared_->jobs[id] = FakeJob{};
+      FakeJob job;
+      job.name = ValueOf(argv, "--job-name=");
+      job.command = argv.back();
+      shared_->jobs[id] = job;
       output.stdout_text = id + "\n";
+    } else if (tool == "squeue" && !ValueOf(argv, "--name=").empty()) {
+      // --name=N --format=%i|%o: every job of that name, whatever its state.
+      for (const auto& [id, job] : shared_->jobs) {
+        if (job.name == ValueOf(argv, "--name=")) output.stdout_text += id + "|" + job.command + "\n";
+      }
     } else if (tool == "squeue") {
       std::string ids = ValueOf(argv, "--jobs=");
       bool any = false;

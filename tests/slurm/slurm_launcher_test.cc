@@ -4,6 +4,7 @@
 // slurm_cluster_test.cc.
 #include <doctest/doctest.h>
 
+#include <cstdio>
 #include <fstream>
 
 #include "common/files.h"
@@ -342,6 +343,36 @@ TEST_CASE("UnrecordedJob names the job slurm-job.json holds when the store has a
   CHECK_FALSE(restarted.UnrecordedJob(12, fixture.WorkDir(11), ""));   // another trial's file.
   CHECK_FALSE(restarted.UnrecordedJob(13, fixture.WorkDir(13), ""));   // never submitted.
   CHECK(FakeSlurmClient::CommandsOf(fixture.slurm, "sbatch").size() == 1);
+}
+
+TEST_CASE("UnrecordedJob asks squeue when the orchestrator died while sbatch ran") {
+  Fixture fixture;
+  REQUIRE(fixture.launcher->Start(fixture.Request(11)).ok());  // job "1"
+  fixture.launcher.reset();
+  // sbatch queued the job, but its answer never reached slurm-job.json.
+  REQUIRE(std::remove((fixture.WorkDir(11) + "/slurm-job.json").c_str()) == 0);
+  // Another store's trial 11: the same job name, another script.
+  FakeSlurmClient::FakeJob other;
+  other.name = "cs-trial-11";
+  other.command = "/elsewhere/trial-11/slurm-job.sh";
+  fixture.slurm.jobs["7"] = other;
+
+  SlurmLauncherOptions options;
+  options.clock = &fixture.clock;
+  SlurmLauncher restarted(options, std::make_unique<FakeSlurmClient>(&fixture.slurm));
+  CHECK(restarted.UnrecordedJob(11, fixture.WorkDir(11), "") == std::optional<std::string>("1"));
+  CHECK(FakeSlurmClient::CommandsOf(fixture.slurm, "squeue").back() ==
+        std::vector<std::string>{"squeue", "--noheader", "--states=all", "--name=cs-trial-11", "--format=%i|%o"});
+  CHECK_FALSE(restarted.UnrecordedJob(11, fixture.WorkDir(11), "1"));  // the store has it already.
+  CHECK(FakeSlurmClient::CommandsOf(fixture.slurm, "sbatch").size() == 1);
+}
+
+TEST_CASE("UnrecordedJob does not ask Slurm when slurm-job.json is newer than the job script") {
+  Fixture fixture;
+  REQUIRE(fixture.launcher->Start(fixture.Request(11)).ok());  // script, sbatch, then slurm-job.json.
+  CHECK_FALSE(fixture.launcher->UnrecordedJob(11, fixture.WorkDir(11), "1"));
+  CHECK_FALSE(fixture.launcher->UnrecordedJob(13, fixture.WorkDir(13), ""));  // never submitted: no script.
+  CHECK(FakeSlurmClient::CommandsOf(fixture.slurm, "squeue").empty());
 }
 
 TEST_CASE("an adopted job Slurm no longer knows ends as lost after two polls") {

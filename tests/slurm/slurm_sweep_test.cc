@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -228,8 +229,10 @@ TEST_CASE("the orchestrator killed mid-sweep: resume follows the queued, running
     std::this_thread::sleep_for(std::chrono::milliseconds(100));  // polling squeue, not timing.
   }
   // And make the second one a job the store never heard of, as when the
-  // orchestrator dies between sbatch's answer and recording it: its row goes
-  // back to how it was before the launch. Only its slurm-job.json knows the job.
+  // orchestrator dies while sbatch runs: its row goes back to how it was
+  // before the launch, and its slurm-job.json (written once sbatch answers) is
+  // gone. Only Slurm knows the job, by its name and script (squeue %o).
+  REQUIRE(std::remove((trials[1].work_dir + "/slurm-job.json").c_str()) == 0);
   const std::string forget_launch = "UPDATE trials SET state = 0, job_id = '', work_dir = '', attempts = attempts - 1 "
                                     "WHERE id = " + std::to_string(trials[1].id);
   REQUIRE(std::system(("sqlite3 " + dir.File("sweeps.db") + " \"" + forget_launch + "\"").c_str()) == 0);
