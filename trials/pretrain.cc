@@ -299,6 +299,12 @@ Result<bool> LoadCheckpoint(Run& run, const json& fingerprint) {
                                        "; resume with the same options or start over without --resume");
       }
     }
+    for (const auto& item : saved.items()) {  // e.g. a continuation resumed without its --init-from.
+      if (!fingerprint.contains(item.key())) {
+        return Status::InvalidArgument(state_path + ": fingerprint." + item.key() + " was " + item.value().dump() +
+                                       ", now absent; resume with the same options (--init-from?)");
+      }
+    }
     run.progress = ProgressFromJson(state.at("progress"));
   } catch (const json::exception& error) {
     return Status::Corruption(state_path + ": " + error.what());

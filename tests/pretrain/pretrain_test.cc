@@ -126,10 +126,13 @@ TEST_CASE("--init-from continues a finished backbone and records the whole line'
   CHECK(testing::RunShell(PretrainCommand(data, child, "--steps 3 --init-from " + parent), &output) == 2);
   CHECK(output.find("--vocab-size: the backbone given by --init-from fixes it") != std::string::npos);
   // Only the flags the parent does not fix; another seed.
-  auto continue_from = [&](const std::string& from, const std::string& out) {
+  auto continue_command = [&](const std::string& out, const std::string& extra) {
     return "CARBONSWEEP_DATA=" + data + " " + testing::BinaryPath() + " pretrain --out " + out +
            " --sources moby_dick --pool-task none --seq-len 16 --batch 4 --heldout-chunks 4 --intensity 100"
-           " --threads 1 --steps 3 --seed 5 --init-from " + from;
+           " --threads 1 --steps 3 --seed 5 " + extra;
+  };
+  auto continue_from = [&](const std::string& from, const std::string& out) {
+    return continue_command(out, "--init-from " + from);
   };
   CHECK(testing::RunShell(continue_from(dir.File("nowhere"), child), &output) != 0);
   CHECK(output.find("--init-from") != std::string::npos);
@@ -164,6 +167,14 @@ TEST_CASE("--init-from continues a finished backbone and records the whole line'
   bool changed = false;
   for (size_t i = 0; i < before.size(); ++i) changed = changed || !torch::equal(before[i], after[i]);
   CHECK(changed);
+
+  // An interrupted continuation resumes only with its --init-from.
+  const std::string resumed = dir.File("resumed");
+  CHECK(testing::RunShell(continue_from(parent, resumed) + " --stop-after-steps 1", &output) == 4);
+  CHECK(testing::RunShell(continue_command(resumed, "--vocab-size 120 --layers 1 --hidden 32 --heads 2 --ff 64 --resume"),
+                          &output) == 2);
+  CHECK(output.find("resume with the same options") != std::string::npos);
+  CHECK(testing::RunShell(continue_from(parent, resumed) + " --resume", &output) == 0);
 
   // A line of three: the held-out chunks are still the first backbone's.
   const std::string grandchild = dir.File("grandchild");
