@@ -232,6 +232,20 @@ std::map<std::string, SlurmJobInfo> ParseSqueueLines(const std::string& output) 
   return jobs;
 }
 
+std::map<std::string, std::string> ParseSqueueCommands(const std::string& output) {
+  std::map<std::string, std::string> commands;
+  std::istringstream lines(output);
+  std::string line;
+  while (std::getline(lines, line)) {
+    line = Trimmed(line);
+    size_t bar = line.find('|');
+    if (bar == std::string::npos) continue;
+    std::string job_id = line.substr(0, bar);
+    if (AllDigits(job_id)) commands[job_id] = line.substr(bar + 1);
+  }
+  return commands;
+}
+
 std::map<std::string, std::string> ParseKeyValues(const std::string& line) {
   std::map<std::string, std::string> values;
   std::istringstream words(line);

@@ -81,6 +81,9 @@ Result<std::string> ParseSbatchJobId(const std::string& output);
 // Lines "<id>|<state>|<reason>" (squeue --noheader --format=%i|%T|%r). Lines
 // that do not have three fields are skipped.
 std::map<std::string, SlurmJobInfo> ParseSqueueLines(const std::string& output);
+// Lines "<id>|<command>" (squeue --noheader --format=%i|%o; a batch job's
+// command is its script's absolute path) -> command by job id.
+std::map<std::string, std::string> ParseSqueueCommands(const std::string& output);
 // `scontrol show job -o <id>`: one line of Key=Value pairs per job.
 std::map<std::string, SlurmJobInfo> ParseScontrolJobs(const std::string& output);
 // Key=Value pairs of one scontrol line (values never contain spaces in -o

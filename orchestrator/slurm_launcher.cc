@@ -301,18 +301,9 @@ std::optional<std::string> SlurmLauncher::UnrecordedJob(int64_t trial_id, const 
   if (!output.ok() || output->exit_code != 0) return std::nullopt;
   const std::string script = AbsolutePath(script_path);
   std::optional<std::string> found;
-  size_t begin = 0;
-  while (begin < output->stdout_text.size()) {
-    size_t end = output->stdout_text.find('\n', begin);
-    if (end == std::string::npos) end = output->stdout_text.size();
-    const std::string line = output->stdout_text.substr(begin, end - begin);
-    begin = end + 1;
-    const size_t bar = line.find('|');
-    if (bar == std::string::npos) continue;
-    std::string job_id = line.substr(0, bar);
-    job_id.erase(0, job_id.find_first_not_of(' '));
+  for (const auto& [job_id, command] : ParseSqueueCommands(output->stdout_text)) {
     // Another store's trial with the same id has the same job name, not the same script.
-    if (AbsolutePath(line.substr(bar + 1)) != script || !newer(job_id)) continue;
+    if (AbsolutePath(command) != script || !newer(job_id)) continue;
     if (!found || JobNumber(job_id) > JobNumber(*found)) found = job_id;
   }
   return found;

@@ -398,6 +398,11 @@ TEST_CASE("Slurm output parsers") {
   CHECK(queue["13"].state == SlurmJobState::kPending);
   CHECK(queue["13"].reason == "Resources");
 
+  auto commands = ParseSqueueCommands("  12|/work/s.d/trial-1/slurm-job.sh\n13|/a b/slurm-job.sh\nnot a job|x\n");
+  REQUIRE(commands.size() == 2);
+  CHECK(commands["12"] == "/work/s.d/trial-1/slurm-job.sh");
+  CHECK(commands["13"] == "/a b/slurm-job.sh");
+
   auto jobs = ParseScontrolJobs(
       "JobId=5 JobName=wrap JobState=CANCELLED Reason=None Restarts=1 ExitCode=0:15 TimeLimit=00:01:00 NodeList=vm\n");
   REQUIRE(jobs.count("5"));
