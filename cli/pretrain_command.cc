@@ -56,8 +56,8 @@ int RunPretrainCommand(const std::vector<std::string>& args) {
       "minutes between checkpoints")(
       "resume", "continue the checkpoint in <out>/checkpoint")(
       "init-from", po::value<std::string>()->default_value(""),
-      "continue pre-training this finished backbone directory (its vocab, shape and weights; e.g. "
-      "models/backbone for more steps, or with --pool-task for your own domain)")(
+      "continue pre-training this finished backbone directory (its vocab, shape, weights and "
+      "masked-LM head), e.g. models/backbone for more steps")(
       "stop-after-steps", po::value<int64_t>()->default_value(0),
       "stop (resumably, exit code 4) once this many steps are done")(
       "region", po::value<std::string>()->default_value(""), "grid region for the CO2, e.g. FR")(

@@ -15,7 +15,7 @@
 //     (less than a few epochs of data: nothing to regularise, and it is slow);
 //  5. AdamW, linear warmup then linear decay to zero over the planned steps.
 // --init-from continues a finished backbone instead (steps 1 and 3 come from
-// it): more steps later, or the same backbone adapted to a user's own pool.
+// it): more steps later, on the same or another corpus.
 // With --minutes the planned step count is fixed after timing the first
 // steps, so the schedule (and a resumed run) depends on the step alone.
 // Everything random is a function of (seed, step): a resumed run continues
