@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -99,16 +100,13 @@ class Sha256 {
 
 }  // namespace
 
-Result<std::string> ReadFile(const std::string& path) {
-  // One read into a pre-sized string: the 64 MB IMDB file is read per trial.
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::NotFound(path + ": cannot open (" + ErrnoText() + ")");
-  struct stat info;
-  std::string content;
-  if (::fstat(fd, &info) == 0 && info.st_size > 0) content.reserve(static_cast<size_t>(info.st_size));
+namespace {
+
+// Appends what `fd` holds to `content`, at most `max_bytes` in all, and closes it.
+Status ReadAndClose(int fd, const std::string& path, size_t max_bytes, std::string* content) {
   char buffer[1 << 16];
-  while (true) {
-    ssize_t n = ::read(fd, buffer, sizeof buffer);
+  while (content->size() < max_bytes) {
+    ssize_t n = ::read(fd, buffer, std::min(sizeof buffer, max_bytes - content->size()));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       std::string error = ErrnoText();
@@ -116,9 +114,47 @@ Result<std::string> ReadFile(const std::string& path) {
       return Status::IoError(path + ": read failed (" + error + ")");
     }
     if (n == 0) break;
-    content.append(buffer, static_cast<size_t>(n));
+    content->append(buffer, static_cast<size_t>(n));
   }
   ::close(fd);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::string> ReadFile(const std::string& path) {
+  // One read into a pre-sized string: the 64 MB IMDB file is read per trial.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::NotFound(path + ": cannot open (" + ErrnoText() + ")");
+  struct stat info;
+  std::string content;
+  if (::fstat(fd, &info) == 0 && info.st_size > 0) content.reserve(static_cast<size_t>(info.st_size));
+  CS_RETURN_IF_ERROR(ReadAndClose(fd, path, std::string().max_size(), &content));
+  return content;
+}
+
+Result<std::string> ReadFileUpTo(const std::string& path, size_t max_bytes) {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; a regular file ignores it.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno == ENOENT) return Status::NotFound(path + ": does not exist");
+    return Status::IoError(path + ": cannot open (" + ErrnoText() + ")");
+  }
+  struct stat info;
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    return Status::InvalidArgument(path + ": not a regular file");
+  }
+  if (static_cast<uint64_t>(info.st_size) > max_bytes) {
+    ::close(fd);
+    return Status::InvalidArgument(path + ": " + std::to_string(info.st_size) + " bytes, more than the " +
+                                   std::to_string(max_bytes) + " allowed");
+  }
+  // Reads at most the size fstat saw: a file growing while it is read is
+  // cut there, never read without end (a torn last line is the reader's to skip).
+  std::string content;
+  content.reserve(static_cast<size_t>(info.st_size));
+  CS_RETURN_IF_ERROR(ReadAndClose(fd, path, static_cast<size_t>(info.st_size), &content));
   return content;
 }
 

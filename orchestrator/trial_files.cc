@@ -1,55 +1,184 @@
 #include "orchestrator/trial_files.h"
 
+#include <cmath>
+#include <cstdio>
 #include <map>
-#include <sstream>
 
 #include "common/files.h"
 #include "trials/protocol.h"
 
 namespace cs {
 
-TrialFileEvents ParseTrialEventsText(const std::string& text) {
+namespace {
+
+// Whole counts a trial may report (steps, examples): far above any real run,
+// far below where a double stops holding integers exactly.
+constexpr double kMaxCount = 1e15;
+// Seconds a trial may report: about 30 years.
+constexpr double kMaxSeconds = 1e9;
+
+std::string FormatNumber(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", value);
+  return text;
+}
+
+std::string Shown(const nlohmann::json& value) {
+  std::string text = value.dump(-1, ' ', /*ensure_ascii=*/true);
+  return text.size() > 40 ? text.substr(0, 40) + "..." : text;
+}
+
+// A number field in [low, high]; `fallback` when the field is absent (or
+// null, which is how a NaN is written). Never casts before checking.
+Result<double> NumberField(const nlohmann::json& event, const char* key, double low, double high,
+                           std::optional<double> fallback) {
+  auto it = event.find(key);
+  if (it == event.end() || it->is_null()) {
+    if (fallback) return *fallback;
+    return Status::InvalidArgument(std::string(key) + ": missing");
+  }
+  if (!it->is_number()) return Status::InvalidArgument(std::string(key) + ": " + Shown(*it) + " is not a number");
+  const double value = it->get<double>();
+  if (!std::isfinite(value) || value < low || value > high) {
+    return Status::InvalidArgument(std::string(key) + ": " + Shown(*it) + " is outside [" + FormatNumber(low) +
+                                   ", " + FormatNumber(high) + "]");
+  }
+  return value;
+}
+
+Result<int> EpochField(const nlohmann::json& event, const char* key, int min_epoch, int max_epoch) {
+  auto value = NumberField(event, key, min_epoch, max_epoch, std::nullopt);
+  if (!value.ok()) return value.status();
+  if (*value != std::floor(*value)) return Status::InvalidArgument(std::string(key) + ": " + Shown(event[key]) + " is not a whole number");
+  return static_cast<int>(*value);
+}
+
+}  // namespace
+
+TrialFileEvents ParseTrialEventsText(const std::string& text, int max_epoch) {
   TrialFileEvents events;
   std::map<int, nlohmann::json> by_epoch;
-  std::istringstream lines(text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    std::optional<nlohmann::json> event = ParseTrialEvent(line);
+  size_t line_start = 0;
+  int line_number = 0;
+  while (line_start < text.size()) {
+    size_t line_end = text.find('\n', line_start);
+    if (line_end == std::string::npos) line_end = text.size();
+    ++line_number;
+    const size_t length = line_end - line_start;
+    const size_t start = line_start;
+    line_start = line_end + 1;
+    if (length > kMaxTrialEventLineBytes) {
+      events.warnings.push_back("events.log:" + std::to_string(line_number) + ": a line of " +
+                                std::to_string(length) + " bytes (the limit is " +
+                                std::to_string(kMaxTrialEventLineBytes) + ")");
+      continue;
+    }
+    std::optional<nlohmann::json> event = ParseTrialEvent(text.substr(start, length));
     if (!event) continue;
-    std::string kind = event->value("event", "");
+    const std::string& kind = (*event)["event"].get_ref<const std::string&>();  // ParseTrialEvent checked it.
     if (kind == "start") {
       events.last_end.reset();  // a new attempt: an earlier end no longer says how this one ended.
-    } else if (kind == "epoch" && (*event)["epoch"].is_number_integer()) {
-      by_epoch[(*event)["epoch"].get<int>()] = *event;
+    } else if (kind == "epoch") {
+      Result<int> epoch = EpochField(*event, "epoch", 1, max_epoch);
+      Result<EpochRecord> checked = epoch.ok() ? EpochRecordFromEvent(0, *event, max_epoch, 0) : epoch.status();
+      if (!checked.ok()) {
+        events.warnings.push_back("events.log:" + std::to_string(line_number) + ": " + checked.status().message());
+        continue;
+      }
+      by_epoch[*epoch] = std::move(*event);
     } else if (kind == "end") {
-      events.last_end = *event;
+      TrialOutcome ignored;
+      Status status = FillOutcomeFromEndEvent(*event, max_epoch, &ignored);
+      if (!status.ok() || !(*event)["state"].is_string()) {
+        events.warnings.push_back("events.log:" + std::to_string(line_number) + ": " +
+                                  (status.ok() ? "state: not a string" : status.message()));
+        continue;
+      }
+      events.last_end = std::move(*event);
     }
   }
   for (auto& [epoch, event] : by_epoch) events.epochs.push_back(std::move(event));
   return events;
 }
 
-TrialFileEvents ReadTrialEvents(const std::string& work_dir) {
-  auto text = ReadFile(work_dir + "/" + kTrialEventsFile);
-  if (!text.ok()) return {};
-  return ParseTrialEventsText(*text);
+TrialFileEvents ReadTrialEvents(const std::string& work_dir, int max_epoch) {
+  const std::string path = work_dir + "/" + kTrialEventsFile;
+  auto text = ReadFileUpTo(path, kMaxTrialEventsFileBytes);
+  if (!text.ok()) {
+    TrialFileEvents none;
+    if (text.status().code() != Status::Code::kNotFound) none.warnings.push_back(text.status().message());
+    return none;
+  }
+  return ParseTrialEventsText(*text, max_epoch);
 }
 
-EpochRecord EpochRecordFromEvent(int64_t trial_id, const nlohmann::json& event, double now_unix) {
+Result<EpochRecord> EpochRecordFromEvent(int64_t trial_id, const nlohmann::json& event, int max_epoch,
+                                         double now_unix) {
+  if (!event.is_object()) return Status::InvalidArgument("an epoch event is not an object");
   EpochRecord record;
   record.trial_id = trial_id;
-  auto number = [&](const char* key) {
-    return event.contains(key) && event[key].is_number() ? event[key].get<double>() : 0.0;
-  };
-  record.epoch = static_cast<int>(number("epoch"));
-  record.train_loss = number("train_loss");
-  record.val_loss = number("val_loss");
-  record.val_accuracy = number("val_accuracy");
-  record.seconds = number("seconds");
-  record.steps = static_cast<int64_t>(number("steps"));
-  record.examples = static_cast<int64_t>(number("examples"));
   record.recorded_at_unix = now_unix;
+  Result<int> epoch = EpochField(event, "epoch", 1, max_epoch);
+  if (!epoch.ok()) return epoch.status();
+  record.epoch = *epoch;
+  struct Field {
+    const char* key;
+    double high;
+    std::optional<double> fallback;
+    double* into;
+  };
+  double steps = 0, examples = 0;
+  for (const Field& field : {Field{"val_accuracy", 1.0, std::nullopt, &record.val_accuracy},
+                             Field{"train_loss", 1e6, 0.0, &record.train_loss},
+                             Field{"val_loss", 1e6, 0.0, &record.val_loss},
+                             Field{"seconds", kMaxSeconds, 0.0, &record.seconds},
+                             Field{"steps", kMaxCount, 0.0, &steps},
+                             Field{"examples", kMaxCount, 0.0, &examples}}) {
+    Result<double> value = NumberField(event, field.key, 0, field.high, field.fallback);
+    if (!value.ok()) return value.status();
+    *field.into = *value;
+  }
+  record.steps = static_cast<int64_t>(steps);
+  record.examples = static_cast<int64_t>(examples);
   return record;
+}
+
+Status FillOutcomeFromEndEvent(const nlohmann::json& end, int max_epoch, TrialOutcome* outcome) {
+  if (!end.is_object()) return Status::InvalidArgument("an end event is not an object");
+  TrialOutcome checked = *outcome;
+  if (end.contains("best_epoch") && !end["best_epoch"].is_null()) {
+    Result<int> best = EpochField(end, "best_epoch", 0, max_epoch);  // 0: ended before its first epoch.
+    if (!best.ok()) return best.status();
+    checked.best_epoch = *best;
+  }
+  for (auto [key, into] : {std::pair{"val_accuracy", &checked.val_accuracy}, std::pair{"test_accuracy", &checked.test_accuracy}}) {
+    if (!end.contains(key) || end[key].is_null()) {
+      *into = std::nullopt;
+      continue;
+    }
+    Result<double> accuracy = NumberField(end, key, 0, 1, std::nullopt);
+    if (!accuracy.ok()) return accuracy.status();
+    *into = *accuracy;
+  }
+  Result<double> seconds = NumberField(end, "seconds", 0, kMaxSeconds, checked.seconds);
+  Result<double> steps = NumberField(end, "steps", 0, kMaxCount, static_cast<double>(checked.steps));
+  Result<double> examples = NumberField(end, "examples", 0, kMaxCount, static_cast<double>(checked.examples));
+  for (const Status& status : {seconds.status(), steps.status(), examples.status()}) {
+    if (!status.ok()) return status;
+  }
+  checked.seconds = *seconds;
+  checked.steps = static_cast<int64_t>(*steps);
+  checked.examples = static_cast<int64_t>(*examples);
+  *outcome = std::move(checked);
+  return Status::Ok();
+}
+
+int TrialEpochBound(const nlohmann::json& params) {
+  if (!params.is_object()) return kMaxTrialEpochs;
+  auto it = params.find("epochs");
+  if (it == params.end() || !it->is_number_integer()) return kMaxTrialEpochs;
+  const int64_t epochs = it->get<int64_t>();
+  return epochs >= 1 && epochs <= kMaxTrialEpochs ? static_cast<int>(epochs) : kMaxTrialEpochs;
 }
 
 }  // namespace cs

@@ -90,17 +90,26 @@ bool TrialProcessAlive(int64_t pid, const std::string& work_dir) {
 }
 
 std::optional<TrialExitUsage> ReadTrialExitUsage(const std::string& work_dir) {
-  Result<std::string> text = ReadFile(work_dir + "/" + kTrialExitUsageFile);
+  // Anyone who can write the work dir can write this file: bounded, and
+  // every field checked before it prices a single joule.
+  Result<std::string> text = ReadFileUpTo(work_dir + "/" + kTrialExitUsageFile, /*max_bytes=*/4096);
   if (!text.ok()) return std::nullopt;
   nlohmann::json object = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (!object.is_object()) return std::nullopt;
-  for (const char* field : {"pid", "cpu_microseconds", "unix_milliseconds"}) {
-    if (!object.contains(field) || !object[field].is_number_unsigned()) return std::nullopt;
+  constexpr uint64_t kMaxPid = uint64_t{1} << 22;              // Linux's PID_MAX_LIMIT.
+  constexpr uint64_t kMaxCpuMicroseconds = uint64_t{1} << 50;  // about 35 years of CPU.
+  constexpr uint64_t kMaxUnixMilliseconds = uint64_t{1} << 50; // the year 37648.
+  const std::pair<const char*, uint64_t> fields[] = {
+      {"pid", kMaxPid}, {"cpu_microseconds", kMaxCpuMicroseconds}, {"unix_milliseconds", kMaxUnixMilliseconds}};
+  for (const auto& [field, max] : fields) {
+    auto it = object.find(field);
+    if (it == object.end() || !it->is_number_unsigned() || it->get<uint64_t>() > max) return std::nullopt;
   }
   TrialExitUsage usage;
-  usage.pid = object["pid"].get<int64_t>();
-  usage.cpu_seconds = object["cpu_microseconds"].get<uint64_t>() * 1e-6;
-  usage.unix_seconds = object["unix_milliseconds"].get<uint64_t>() * 1e-3;
+  usage.pid = static_cast<int64_t>(object["pid"].get<uint64_t>());
+  if (usage.pid == 0) return std::nullopt;
+  usage.cpu_seconds = static_cast<double>(object["cpu_microseconds"].get<uint64_t>()) * 1e-6;
+  usage.unix_seconds = static_cast<double>(object["unix_milliseconds"].get<uint64_t>()) * 1e-3;
   return usage;
 }
 

@@ -45,7 +45,9 @@ void InstallOrchestratorDeathHandler(const std::string& work_dir);
 // and exit before it reads the file or relaunches the trial.
 bool TrialProcessAlive(int64_t pid, const std::string& work_dir);
 
-// The file in `work_dir`, or nullopt when there is none or it is unreadable.
+// The file in `work_dir`, or nullopt when there is none, it is unreadable,
+// larger than 4 KB, or a field is missing, not an unsigned integer or out of
+// range (pid in [1, 2^22], CPU under 2^50 microseconds).
 std::optional<TrialExitUsage> ReadTrialExitUsage(const std::string& work_dir);
 
 }  // namespace cs

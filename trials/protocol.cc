@@ -21,7 +21,9 @@ std::optional<nlohmann::json> ParseTrialEvent(const std::string& line) {
   if (line.compare(0, prefix.size(), prefix) != 0) return std::nullopt;
   nlohmann::json event = nlohmann::json::parse(line.begin() + prefix.size(), line.end(), nullptr,
                                                /*allow_exceptions=*/false);
-  if (event.is_discarded() || !event.is_object() || !event.contains("event")) return std::nullopt;
+  if (event.is_discarded() || !event.is_object()) return std::nullopt;
+  auto kind = event.find("event");
+  if (kind == event.end() || !kind->is_string()) return std::nullopt;
   return event;
 }
 

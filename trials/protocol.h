@@ -36,7 +36,8 @@ const char* TrialEndStateName(TrialEndState state);
 
 // Formats one event line (prefix + compact JSON + '\n').
 std::string FormatTrialEvent(const nlohmann::json& event);
-// The event object if `line` is an event line ("@cs {...}"), else nullopt.
+// The event object if `line` is an event line ("@cs {...}" with a string
+// "event" field), else nullopt. The other fields are the reader's to check.
 std::optional<nlohmann::json> ParseTrialEvent(const std::string& line);
 
 // Files a trial keeps in its --work-dir (the orchestrator and Slurm workers

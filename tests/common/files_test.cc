@@ -1,3 +1,5 @@
+#include <sys/stat.h>
+
 #include <doctest/doctest.h>
 
 #include "common/files.h"
@@ -26,6 +28,22 @@ TEST_CASE("missing files are reported by name") {
   auto result = ReadFile("/nonexistent/file.txt");
   CHECK(result.status().code() == Status::Code::kNotFound);
   CHECK(result.status().message().find("/nonexistent/file.txt") != std::string::npos);
+}
+
+TEST_CASE("files someone else writes are read only when regular and small enough") {
+  testing::TempDir dir;
+  std::string path = dir.Write("events.log", "0123456789");
+  CHECK(ReadFileUpTo(path, 10).value() == "0123456789");
+  auto too_big = ReadFileUpTo(path, 9);
+  CHECK(too_big.status().code() == Status::Code::kInvalidArgument);
+  CHECK(too_big.status().message().find("10 bytes, more than the 9 allowed") != std::string::npos);
+  CHECK(ReadFileUpTo(dir.File("none"), 10).status().code() == Status::Code::kNotFound);
+  // A FIFO (never written: a blocking open would wait for ever) and a device are refused at once.
+  std::string fifo = dir.File("fifo");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK(ReadFileUpTo(fifo, 10).status().message().find("not a regular file") != std::string::npos);
+  CHECK(ReadFileUpTo("/dev/zero", 10).status().code() == Status::Code::kInvalidArgument);
+  CHECK(ReadFileUpTo(dir.path(), 10).status().code() == Status::Code::kInvalidArgument);
 }
 
 }  // namespace cs

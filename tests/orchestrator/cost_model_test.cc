@@ -36,17 +36,21 @@ TEST_CASE("events.log: the last line per epoch counts, a new start forgets an ea
       "progress: not an event\n"
       "@cs {\"event\":\"start\",\"resumed_from_epoch\":1}\n"
       "@cs {\"event\":\"epoch\",\"epoch\":1,\"val_accuracy\":0.6,\"examples\":10}\n"
-      "@cs {\"event\":\"epoch\",\"epoch\":2,\"val_accuracy\":0.7,\"exam");
+      "@cs {\"event\":\"epoch\",\"epoch\":2,\"val_accuracy\":0.7,\"exam",
+      /*max_epoch=*/3);
   REQUIRE(events.epochs.size() == 1);
   CHECK(events.epochs[0]["val_accuracy"] == 0.6);
   CHECK(!events.last_end.has_value());
-  EpochRecord record = EpochRecordFromEvent(/*trial_id=*/9, events.epochs[0], /*now_unix=*/5);
+  Result<EpochRecord> checked = EpochRecordFromEvent(/*trial_id=*/9, events.epochs[0], /*max_epoch=*/3, /*now_unix=*/5);
+  REQUIRE(checked.ok());
+  const EpochRecord& record = *checked;
   CHECK(record.trial_id == 9);
   CHECK(record.epoch == 1);
   CHECK(record.examples == 10);
   CHECK(record.val_loss == 0);  // missing fields are 0.
 
-  events = ParseTrialEventsText("@cs {\"event\":\"start\"}\n@cs {\"event\":\"end\",\"state\":\"finished\"}\n");
+  events = ParseTrialEventsText("@cs {\"event\":\"start\"}\n@cs {\"event\":\"end\",\"state\":\"finished\"}\n",
+                                /*max_epoch=*/3);
   REQUIRE(events.last_end.has_value());
   CHECK((*events.last_end)["state"] == "finished");
 }
