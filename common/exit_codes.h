@@ -16,6 +16,7 @@ enum class ExitCode : int {
   kBusy = 5,           // the store or sweep is held by another process.
   kIoError = 6,        // the OS refused (disk full, permission); the store is consistent.
   kTrialFailed = 7,    // `trial`: the job could not run to an end (not divergence).
+  kTrialsFailing = 8,  // a sweep stopped because its trials keep failing (or all failed); fix, then `resume`.
 };
 
 // The exit code that reports a failed Status.

@@ -54,6 +54,9 @@ struct TrialExit {
   std::string stderr_tail;   // the last few KB of stderr, for failure messages.
   // "exit 0", "exit 7", "killed by SIGSEGV", "lost".
   std::string Describe() const;
+  // The last non-empty line of stderr_tail, control characters escaped, at
+  // most 300 bytes: what a failure message shows of the trial's own words.
+  std::string LastStderrLine() const;
 };
 
 // One thing that happened to one trial.

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <cstring>
 
@@ -78,6 +79,25 @@ std::string TrialExit::Describe() const {
     case How::kLost: return "lost";
   }
   return "unknown";
+}
+
+std::string TrialExit::LastStderrLine() const {
+  size_t end = stderr_tail.find_last_not_of(" \t\r\n");
+  if (end == std::string::npos) return "";
+  size_t begin = stderr_tail.rfind('\n', end);
+  begin = begin == std::string::npos ? 0 : begin + 1;
+  std::string line;
+  for (size_t i = begin; i <= end && line.size() < 300; ++i) {
+    const unsigned char c = static_cast<unsigned char>(stderr_tail[i]);
+    if (c < 0x20 || c == 0x7f) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
+      line += escaped;
+    } else {
+      line.push_back(static_cast<char>(c));
+    }
+  }
+  return line;
 }
 
 Result<LaunchedTrial> LocalProcessLauncher::Start(const LaunchRequest& request) {

@@ -68,19 +68,10 @@ bool HasOutlivingJob(const TrialRecord& trial) {
   return IsOpenTrialState(trial.state) && !trial.job_id.empty() && trial.job_id.rfind("pid:", 0) != 0;
 }
 
-// Copies the metrics of a trial's "end" event into `outcome`.
-void FillOutcomeFromEnd(const nlohmann::json& end, TrialOutcome* outcome) {
-  auto number = [&](const char* key) -> std::optional<double> {
-    if (end.contains(key) && end[key].is_number()) return end[key].get<double>();
-    return std::nullopt;
-  };
-  if (auto epoch = number("best_epoch")) outcome->best_epoch = static_cast<int>(*epoch);
-  outcome->val_accuracy = number("val_accuracy");
-  outcome->test_accuracy = number("test_accuracy");
-  outcome->seconds = number("seconds").value_or(outcome->seconds);
-  outcome->steps = static_cast<int64_t>(number("steps").value_or(static_cast<double>(outcome->steps)));
-  outcome->examples = static_cast<int64_t>(number("examples").value_or(static_cast<double>(outcome->examples)));
-}
+// Trials in a row that fail before their first epoch before the sweep stops:
+// one can be bad luck (a node, the OOM killer), three that die the same way
+// are input that cannot work.
+constexpr int kCrashLoopLimit = 3;
 
 // Why the loop stopped a trial (decides the state recorded at its exit).
 enum class StopCause { kNone = 0, kBudget = 1, kInterrupt = 2, kPruned = 3, kHold = 4 };
@@ -164,6 +155,12 @@ class SweepLoop {
   void BudgetReached(const std::string& why);
   void StopTrial(ActiveTrial& trial, StopCause cause, const std::string& reason, StopMode mode);
   void Fail(const Status& status);
+  // The crash-loop guard: kCrashLoopLimit trials in a row that failed before
+  // their first epoch stop the sweep (SweepState::kTrialsFailing) before it
+  // spends more on trials that cannot run.
+  void CountEarlyFailure(ActiveTrial& trial, const TrialOutcome& outcome);
+  // A line of a trial's output or files that could not be used: said, then skipped.
+  void Warn(int64_t trial_index, const std::string& message);
   void ReportStatus(bool force);
   // --- helpers ---
   double Now() { return env_.clock->NowUnixSeconds(); }
@@ -204,6 +201,9 @@ class SweepLoop {
   int interrupts_handled_ = 0;
   bool interrupted_ = false;
   bool budget_reached_ = false;
+  int early_failures_in_a_row_ = 0;
+  std::string crash_loop_;                   // why the guard stopped the sweep; "" = it did not.
+  std::string last_failure_;                 // "trial 3 crashed: exit 2: ...", for the summary.
   bool sampler_started_ = false;
   Status fatal_;
   double trial_seconds_sum_ = 0;             // for the ETA: trials ended in this run.
@@ -265,6 +265,17 @@ Status SweepLoop::RecoverEnergyAfterOrchestratorDeath(const TrialRecord& trial) 
   if (!usage || "pid:" + std::to_string(usage->pid) != trial.job_id) return Status::Ok();  // another attempt's.
   const double missing_cpu_seconds = usage->cpu_seconds - trial.attempt_cpu_seconds;
   if (missing_cpu_seconds < 1e-3) return Status::Ok();  // already in the ledger (a second resume).
+  // The file is the trial's word: no process burns more CPU than every core
+  // of this machine since the trial was first launched, nor dies in the future.
+  const double launched = trial.started_at_unix.value_or(trial.created_at_unix);
+  const double cores = std::max(1u, std::thread::hardware_concurrency());
+  if (usage->unix_seconds < launched - 1 || usage->unix_seconds > Now() + 60 ||
+      usage->cpu_seconds > (Now() - launched + 60) * cores) {
+    Warn(trial.index, std::string(kTrialExitUsageFile) + ": " + std::to_string(usage->cpu_seconds) + " CPU s at " +
+                          std::to_string(usage->unix_seconds) + " is not possible for a trial launched at " +
+                          std::to_string(launched) + " (ignored)");
+    return Status::Ok();
+  }
 
   // Its own price; for a trial killed before its first sample, the sweep's.
   Result<std::vector<EnergyTotal>> priced = env_.store->TrialEnergy(trial.id);
@@ -334,10 +345,13 @@ Status SweepLoop::IngestWorkDir(TrialRecord& trial) {
   // before it died. RecordEpoch is idempotent, so re-reading all is safe.
   if (trial.work_dir.empty()) return Status::Ok();
   CS_RETURN_IF_ERROR(RecoverEnergyAfterOrchestratorDeath(trial));
-  TrialFileEvents files = ReadTrialEvents(trial.work_dir);
+  const int max_epoch = TrialEpochBound(nlohmann::json::parse(trial.params_json, nullptr, /*allow_exceptions=*/false));
+  TrialFileEvents files = ReadTrialEvents(trial.work_dir, max_epoch);
+  for (const std::string& warning : files.warnings) Warn(trial.index, warning + " (skipped)");
   for (const nlohmann::json& epoch : files.epochs) {
-    EpochRecord record = EpochRecordFromEvent(trial.id, epoch, Now());
-    CS_RETURN_IF_ERROR(env_.store->RecordEpoch(record));
+    Result<EpochRecord> record = EpochRecordFromEvent(trial.id, epoch, max_epoch, Now());
+    if (!record.ok()) continue;  // ReadTrialEvents already warned about it.
+    CS_RETURN_IF_ERROR(env_.store->RecordEpoch(*record));
   }
   if (!files.last_end) return Status::Ok();
   // A job that ended while no orchestrator watched is followed again all the
@@ -354,7 +368,7 @@ Status SweepLoop::IngestWorkDir(TrialRecord& trial) {
   } else {
     return Status::Ok();
   }
-  FillOutcomeFromEnd(*files.last_end, &outcome);
+  if (!FillOutcomeFromEndEvent(*files.last_end, max_epoch, &outcome).ok()) return Status::Ok();  // warned.
   outcome.reason += outcome.reason.empty() ? "recorded from its events.log on resume" : "";
   CS_RETURN_IF_ERROR(env_.store->FinishTrial(trial.id, outcome, Now()));
   trial.state = outcome.state;
@@ -403,6 +417,10 @@ Status SweepLoop::LoadTrials() {
     view.best_val_accuracy = trial.val_accuracy;
     int64_t examples = 0;
     for (const EpochRecord& epoch : by_trial[trial.id]) {
+      if (epoch.epoch < 1 || epoch.epoch > kMaxTrialEpochs) {  // a store written before rows were checked.
+        Warn(trial.index, "the store holds an epoch numbered " + std::to_string(epoch.epoch) + " (ignored)");
+        continue;
+      }
       if (static_cast<int>(view.val_accuracy.size()) < epoch.epoch) view.val_accuracy.resize(epoch.epoch, 0);
       view.val_accuracy[epoch.epoch - 1] = epoch.val_accuracy;
       examples = std::max(examples, epoch.examples);
@@ -473,6 +491,28 @@ void SweepLoop::Fail(const Status& status) {
   }
 }
 
+void SweepLoop::CountEarlyFailure(ActiveTrial& trial, const TrialOutcome& outcome) {
+  const bool reached_an_epoch = !views_[trial.id].val_accuracy.empty() || outcome.val_accuracy.has_value();
+  if (outcome.state != TrialState::kFailed || reached_an_epoch) {
+    if (reached_an_epoch) early_failures_in_a_row_ = 0;
+    return;
+  }
+  if (++early_failures_in_a_row_ < kCrashLoopLimit || !crash_loop_.empty()) return;
+  crash_loop_ = std::to_string(early_failures_in_a_row_) + " trials in a row failed before their first epoch; the last: " +
+                outcome.reason;
+  env_.progress->Event({{"event", "crash_loop"}, {"trial", trial.index}, {"failures_in_a_row", early_failures_in_a_row_},
+                        {"reason", outcome.reason}},
+                       "stopping the sweep: " + crash_loop_);
+  for (auto& [id, other] : running_) {
+    if (id != trial.id) StopTrial(other, StopCause::kInterrupt, "stopped: the sweep's trials keep failing", StopMode::kGraceful);
+  }
+}
+
+void SweepLoop::Warn(int64_t trial_index, const std::string& message) {
+  env_.progress->Event({{"event", "warning"}, {"trial", trial_index}, {"message", message}},
+                       "warning: trial " + std::to_string(trial_index) + ": " + message);
+}
+
 void SweepLoop::StopTrial(ActiveTrial& trial, StopCause cause, const std::string& reason, StopMode mode) {
   if (trial.stop_cause == StopCause::kNone) {
     trial.stop_cause = cause;
@@ -500,7 +540,7 @@ void SweepLoop::HandleInterrupts() {
 
 SweepLoop::NextWork SweepLoop::PickNext() {
   NextWork next;
-  if (interrupted_ || budget_reached_ || !fatal_.ok()) return next;
+  if (interrupted_ || budget_reached_ || !fatal_.ok() || !crash_loop_.empty()) return next;
   if (!to_resume_.empty()) {
     next.kind = NextWork::Kind::kResume;
     return next;
@@ -699,7 +739,9 @@ void SweepLoop::StartWhatFits() {
 }
 
 void SweepLoop::HandleEpoch(ActiveTrial& trial, const nlohmann::json& event) {
-  EpochRecord record = EpochRecordFromEvent(trial.id, event, Now());
+  Result<EpochRecord> checked = EpochRecordFromEvent(trial.id, event, TrialEpochBound(trial.params), Now());
+  if (!checked.ok()) return Warn(trial.index, "epoch event: " + checked.status().message() + " (skipped)");
+  const EpochRecord& record = *checked;
   Status status = env_.store->RecordEpoch(record);
   if (!status.ok()) return Fail(status);
   TrialView& view = views_[trial.id];
@@ -781,6 +823,7 @@ void SweepLoop::HandleExit(ActiveTrial& trial, const TrialExit& exit) {
   } else {
     outcome.state = TrialState::kFailed;
     outcome.reason = "crashed: " + exit.Describe();
+    if (std::string said = exit.LastStderrLine(); !said.empty()) outcome.reason += ": " + said;
     outcome.stderr_tail = exit.stderr_tail;
   }
   if (exit.how == TrialExit::How::kExited) outcome.exit_status = exit.exit_code;
@@ -791,7 +834,7 @@ void SweepLoop::HandleExit(ActiveTrial& trial, const TrialExit& exit) {
   outcome.steps = trial.steps;
   outcome.examples = trial.examples_seen;
   if (trial.end_event && trial.end_event->contains("val_accuracy")) {
-    FillOutcomeFromEnd(*trial.end_event, &outcome);
+    (void)FillOutcomeFromEndEvent(*trial.end_event, TrialEpochBound(trial.params), &outcome);  // checked on arrival.
   } else if (!view.val_accuracy.empty()) {
     auto best = std::max_element(view.val_accuracy.begin(), view.val_accuracy.end());
     outcome.best_epoch = static_cast<int>(best - view.val_accuracy.begin()) + 1;
@@ -802,6 +845,8 @@ void SweepLoop::HandleExit(ActiveTrial& trial, const TrialExit& exit) {
   }
   if (outcome.val_accuracy) view.best_val_accuracy = outcome.val_accuracy;
   view.state = outcome.state;
+  CountEarlyFailure(trial, outcome);
+  if (outcome.state == TrialState::kFailed) last_failure_ = "trial " + std::to_string(trial.index) + " " + outcome.reason;
   if (fatal_.ok()) {
     Status status = env_.store->FinishTrial(trial.id, outcome, Now());
     if (!status.ok()) Fail(status);
@@ -846,10 +891,14 @@ void SweepLoop::Handle(const LauncherEvent& event) {
     ReportStatus(/*force=*/true);
     return;
   }
-  std::string kind = event.event.value("event", "");
+  const std::string& kind = event.event["event"].get_ref<const std::string&>();  // ParseTrialEvent checked it.
   if (kind == "epoch") {
     HandleEpoch(trial, event.event);
   } else if (kind == "end") {
+    TrialOutcome ignored;
+    Status checked = FillOutcomeFromEndEvent(event.event, TrialEpochBound(trial.params), &ignored);
+    if (checked.ok() && !event.event["state"].is_string()) checked = Status::InvalidArgument("state: not a string");
+    if (!checked.ok()) return Warn(trial.index, "end event: " + checked.message() + " (skipped)");
     trial.end_event = event.event;
   } else if (kind == kEnergyEventName) {
     HandleEnergy(trial, event.event);
@@ -1064,11 +1113,20 @@ SweepOutcome SweepLoop::Finish() {
     outcome.exit_code = ExitCode::kBudgetSpent;
   }
   if (fatal_.ok() && outcome.state == SweepState::kDone && config_.halving) PruneUnpromoted();
+  auto summary = env_.store->GetSweepSummary(sweep_id_);
+  const bool nothing_but_failures =
+      summary.ok() && summary->trials_by_state[static_cast<int>(TrialState::kFailed)] > 0 &&
+      !summary->best_val_accuracy;
+  if (fatal_.ok() && !interrupted_ && (!crash_loop_.empty() || nothing_but_failures)) {
+    // A sweep that learnt nothing because its trials cannot run never ends "done".
+    outcome.state = SweepState::kTrialsFailing;
+    outcome.exit_code = ExitCode::kTrialsFailing;
+  }
   if (fatal_.ok()) {
     Status status = env_.store->SetSweepState(sweep_id_, outcome.state, Now());
     if (!status.ok()) fatal_ = status;
   }
-  auto summary = env_.store->GetSweepSummary(sweep_id_);
+  summary = env_.store->GetSweepSummary(sweep_id_);  // after the state and the pruned trials.
   if (summary.ok()) {
     outcome.spent_grams_co2e = summary->spend.total.grams_co2e;
     outcome.best_val_accuracy = summary->best_val_accuracy;
@@ -1090,6 +1148,12 @@ SweepOutcome SweepLoop::Finish() {
   }
   if (held_seconds_ > 0) line << ", held " << FormatSeconds(held_seconds_) << " for carbon intensity";
   if (outcome.state == SweepState::kInterrupted) line << "; `carbonsweep resume " << sweep_.name << "` continues it";
+  if (outcome.state == SweepState::kTrialsFailing) {
+    line << "; " << (!crash_loop_.empty()   ? crash_loop_
+                     : last_failure_.empty() ? std::string("every trial failed")
+                                             : "every trial failed; the last: " + last_failure_)
+         << "; fix the input, then `carbonsweep resume " << sweep_.name << "`";
+  }
   outcome.summary = line.str();
   return outcome;
 }

@@ -129,6 +129,19 @@ std::string RenderTerminalReport(const SweepReport& report) {
                       static_cast<long long>(report.trials_launched), FormatJoules(report.spend.total.joules).c_str(),
                       FormatGrams(report.spend.total.grams_co2e).c_str(), FormatSeconds(report.wall_seconds).c_str());
   if (report.holds) out += "  carbon-aware holds: " + DescribeHolds(*report.holds) + "\n";
+  // A failure's cause belongs where the user looks first, not only in a log file.
+  const ReportTrial* first_failure = nullptr;
+  int failures = 0;
+  for (const ReportTrial& trial : report.trials) {
+    if (trial.record.state != TrialState::kFailed) continue;
+    ++failures;
+    if (first_failure == nullptr) first_failure = &trial;
+  }
+  if (first_failure != nullptr) {
+    out += StringPrintf("  failed: %d trial(s); the first, trial %lld: ", failures,
+                        static_cast<long long>(first_failure->record.index)) +
+           first_failure->record.reason + "\n";
+  }
   if (report.grid_size) {
     out += StringPrintf("  grid coverage: %lld of %lld points\n", static_cast<long long>(report.trials_launched),
                         static_cast<long long>(*report.grid_size));

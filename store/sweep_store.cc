@@ -21,7 +21,8 @@ namespace cs {
 
 namespace {
 
-constexpr const char* kSweepStateNames[] = {"running", "interrupted", "budget_spent", "done", "failed"};
+constexpr const char* kSweepStateNames[] = {"running", "interrupted", "budget_spent", "done", "failed",
+                                                "trials_failing"};
 constexpr const char* kTrialStateNames[] = {"reserved", "running",        "finished",       "diverged",    "failed",
                                             "pruned",   "stopped_budget", "skipped_budget", "interrupted", "paused"};
 constexpr const char* kOnBudgetNames[] = {"stop", "finish"};

@@ -67,6 +67,7 @@ enum class SweepState : int {
   kBudgetSpent = 2,  // stopped because its CO2 budget is spent.
   kDone = 3,         // every planned trial ran (grid exhausted / trial limit).
   kFailed = 4,       // stopped by an error that is not the budget.
+  kTrialsFailing = 5,  // stopped because its trials keep failing before their first epoch (or all failed).
 };
 
 // Where a trial stands. kReserved and kRunning are "open" (their reserved

@@ -58,7 +58,9 @@ FakeTrialScript SweepFixture::ScriptFor(const LaunchRequest& request, int attemp
   if (std::count(behaviour.crash_indices.begin(), behaviour.crash_indices.end(), index) > 0) {
     training.crash_after_epoch = training.first_epoch;
   }
-  return MakeTrainingScript(training);
+  FakeTrialScript script = MakeTrainingScript(training);
+  if (edit_script) edit_script(index, attempt, &script);
+  return script;
 }
 
 Result<SweepOutcome> SweepFixture::Run() {

@@ -45,6 +45,9 @@ class SweepFixture {
   std::atomic<int> interrupts{0};
   // Called at each trial launch (index, attempt): lets a test interrupt at a chosen moment.
   std::function<void(int64_t index, int attempt)> on_launch;
+  // Rewrites the script of a launch (index, attempt) after the usual one is
+  // built: a trial that crashes at start-up, prints hostile events, ...
+  std::function<void(int64_t index, int attempt, FakeTrialScript* script)> edit_script;
   // A time-varying intensity instead of the constant grams_per_kwh.
   std::shared_ptr<const IntensityProvider> intensity;
 

@@ -154,7 +154,7 @@ TEST_CASE("a crashed trial is recorded failed with its stderr and energy; the sw
   std::vector<TrialRecord> trials = sweep.Trials();
   REQUIRE(trials.size() == 3);
   CHECK(trials[1].state == TrialState::kFailed);
-  CHECK(trials[1].reason == "crashed: killed by SIGSEGV");
+  CHECK(trials[1].reason == "crashed: killed by SIGSEGV: fake trial: crashed after epoch 1");  // with its last words.
   CHECK(trials[1].exit_status == 128 + 11);
   CHECK(trials[1].stderr_tail.find("crashed after epoch 1") != std::string::npos);
   CHECK(trials[1].energy.joules > 0);  // every joule counts.

@@ -213,6 +213,16 @@ TEST_CASE("the terminal report lists settings, every trial, totals, best trial a
   }
 }
 
+TEST_CASE("the terminal report shows why trials failed, not only that they did") {
+  testing::TempDir dir;
+  auto store = testing::BuildFixtureStore(dir.File("store.db"));
+  std::string text = RenderTerminalReport(Load(store.get(), "random-a"));
+  CHECK_MESSAGE(text.find("failed: 1 trial(s); the first, trial 1: exit status 1: out of memory, \"CUDA\"") !=
+                    std::string::npos,
+                text);
+  CHECK(RenderTerminalReport(Load(store.get(), "grid-b")).find("failed:") == std::string::npos);
+}
+
 TEST_CASE("the JSON report holds the documented top-level fields") {
   testing::TempDir dir;
   auto store = testing::BuildFixtureStore(dir.File("store.db"));
