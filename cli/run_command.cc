@@ -9,6 +9,7 @@
 
 #include "cli/command.h"
 #include "cli/task_flags.h"
+#include "cli/trial_check.h"
 #include "common/files.h"
 #include "common/units.h"
 #include "orchestrator/session.h"
@@ -49,6 +50,17 @@ TaskOptions SweepTaskOptions(const TaskSpec& spec) {
   return options;
 }
 
+Status CheckSweepTrialsCanRun(const SweepConfig& config, const SearchSpace& space) {
+  // The arguments every trial of the sweep gets, with the longest window the
+  // space can draw: a backbone too short for it is refused now rather than
+  // at the trial that draws it.
+  std::vector<std::string> args = config.task.ToTrialArgs();
+  nlohmann::json params = nlohmann::json::object();
+  if (std::optional<double> longest = space.UpperBound("max_seq_len")) params["max_seq_len"] = static_cast<int>(*longest);
+  args.insert(args.end(), {"--params", params.dump()});
+  return CheckTrialArgsCanRun(args).WithPrefix("the sweep's trials cannot run");
+}
+
 }  // namespace
 
 // Flags every sweep-running command shares (run, resume): output and store.
@@ -71,6 +83,7 @@ int RunSweepSession(const std::string& command, const po::variables_map& vm,
   session.db_path = vm["db"].as<std::string>();
   session.progress = &progress;
   session.interrupts = InstallInterruptHandlers();
+  session.check_trials = CheckSweepTrialsCanRun;
   Result<SweepOutcome> outcome = sweep(session);
   progress.Finish();
   if (!outcome.ok()) return ReportError(command, outcome.status());

@@ -5,6 +5,8 @@
 
 #include "cli/command.h"
 #include "cli/task_flags.h"
+#include "cli/trial_check.h"
+#include "cli/trial_flags.h"
 #include "orchestrator/slurm_energy.h"
 #include "trials/dataset.h"
 #include "trials/exit_usage.h"
@@ -14,9 +16,8 @@ namespace cs {
 
 namespace po = boost::program_options;
 
-int RunTrialCommand(const std::vector<std::string>& args) {
-  po::options_description options("trial options");
-  options.add_options()
+void AddTrialFlags(po::options_description* options) {
+  options->add_options()
       ("params", po::value<std::string>()->default_value("{}"),
        "hyperparameters as a JSON object, e.g. '{\"learning_rate\":3e-4,\"epochs\":3}' (missing ones keep defaults)")
       ("backbone", po::value<std::string>(), "backbone directory (encoder.pt, vocab.txt, backbone.json); default: "
@@ -33,28 +34,27 @@ int RunTrialCommand(const std::vector<std::string>& args) {
       ("meter-self", "meter this process's own power into <work-dir>/energy.log (Slurm jobs: the orchestrator is elsewhere)")
       ("sample-interval", po::value<double>()->default_value(1.0), "with --meter-self: seconds between power samples")
       ("cpu-watts", po::value<double>(), "with --meter-self: the whole CPU's power at full load, instead of the model");
-  AddTaskFlags(&options);
-  po::variables_map vm;
-  int exit_code = 0;
-  if (!ParseCommandLine("trial", "[options]", options, nullptr, args, &vm, &exit_code)) return exit_code;
+  AddTaskFlags(options);
+}
 
+Result<TrialOptions> TrialOptionsFromFlags(const po::variables_map& vm) {
   TrialOptions trial;
   nlohmann::json params_json = nlohmann::json::parse(vm["params"].as<std::string>(), nullptr, false);
   if (params_json.is_discarded() || !params_json.is_object()) {
-    return ReportError("trial", ExitCode::kBadInput, "--params: not a JSON object: " + vm["params"].as<std::string>());
+    return Status::InvalidArgument("--params: not a JSON object: " + vm["params"].as<std::string>());
   }
   Result<TrialParams> params = ParseTrialParams(params_json);
-  if (!params.ok()) return ReportError("trial", params.status());
+  if (!params.ok()) return params.status();
   trial.params = *params;
   Result<TaskSpec> task = TaskSpecFromFlags(vm);
-  if (!task.ok()) return ReportError("trial", task.status());
+  if (!task.ok()) return task.status();
   trial.task = *task;
 
   const int sources = static_cast<int>(vm.count("from-scratch")) + static_cast<int>(vm.count("model"));
-  if (sources > 1) return ReportError("trial", ExitCode::kBadInput, "--from-scratch and --model exclude each other");
+  if (sources > 1) return Status::InvalidArgument("--from-scratch and --model exclude each other");
   if (vm.count("model")) {
-    if (!vm.count("vocab")) return ReportError("trial", ExitCode::kBadInput, "--model needs --vocab vocab.txt");
-    if (vm.count("backbone")) return ReportError("trial", ExitCode::kBadInput, "--model and --backbone exclude each other");
+    if (!vm.count("vocab")) return Status::InvalidArgument("--model needs --vocab vocab.txt");
+    if (vm.count("backbone")) return Status::InvalidArgument("--model and --backbone exclude each other");
     trial.backbone = BackboneKind::kTorchScript;
     trial.model_path = vm["model"].as<std::string>();
   } else if (vm.count("from-scratch")) {
@@ -63,18 +63,44 @@ int RunTrialCommand(const std::vector<std::string>& args) {
   if (vm.count("backbone")) trial.backbone_dir = vm["backbone"].as<std::string>();
   if (vm.count("vocab")) trial.vocab_path = vm["vocab"].as<std::string>();
   if (vm.count("vocab") && trial.backbone == BackboneKind::kPretrained) {
-    return ReportError("trial", ExitCode::kBadInput, "--vocab goes with --model or --from-scratch");
+    return Status::InvalidArgument("--vocab goes with --model or --from-scratch");
   }
   trial.threads = vm["threads"].as<int>();
-  if (trial.threads < 0) return ReportError("trial", ExitCode::kBadInput, "--threads: must be 0 or more");
-  if (vm.count("work-dir")) {
-    trial.work_dir = vm["work-dir"].as<std::string>();
-    InstallOrchestratorDeathHandler(trial.work_dir);  // before the slow start-up: its CPU counts too.
-  }
+  if (trial.threads < 0) return Status::InvalidArgument("--threads: must be 0 or more");
+  if (vm.count("work-dir")) trial.work_dir = vm["work-dir"].as<std::string>();
   if (vm.count("out")) trial.out_path = vm["out"].as<std::string>();
   trial.stop_after_epoch = vm["stop-after-epoch"].as<int>();
-  if (trial.stop_after_epoch < 0) return ReportError("trial", ExitCode::kBadInput, "--stop-after-epoch: must be 0 or more");
+  if (trial.stop_after_epoch < 0) return Status::InvalidArgument("--stop-after-epoch: must be 0 or more");
   trial.verbosity = vm.count("quiet") ? Verbosity::kQuiet : Verbosity::kProgress;
+  return trial;
+}
+
+Status CheckTrialArgsCanRun(const std::vector<std::string>& args) {
+  po::options_description options;
+  AddTrialFlags(&options);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(options).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& error) {
+    return Status::Internal(std::string("trial arguments do not parse: ") + error.what());
+  }
+  Result<TrialOptions> trial = TrialOptionsFromFlags(vm);
+  if (!trial.ok()) return trial.status();
+  return CheckTrialInputs(*trial);
+}
+
+int RunTrialCommand(const std::vector<std::string>& args) {
+  po::options_description options("trial options");
+  AddTrialFlags(&options);
+  po::variables_map vm;
+  int exit_code = 0;
+  if (!ParseCommandLine("trial", "[options]", options, nullptr, args, &vm, &exit_code)) return exit_code;
+  Result<TrialOptions> parsed = TrialOptionsFromFlags(vm);
+  if (!parsed.ok()) return ReportError("trial", parsed.status());
+  TrialOptions& trial = *parsed;
+  // Before the slow start-up: its CPU counts too.
+  if (!trial.work_dir.empty()) InstallOrchestratorDeathHandler(trial.work_dir);
 
   std::unique_ptr<SelfMeterLog> meter;
   if (vm.count("meter-self")) {

@@ -149,6 +149,7 @@ Result<SweepOutcome> RunNewSweep(SweepConfig config, const SessionOptions& optio
   }
   auto strategy = MakeStrategy(*space, config.strategy);
   if (!strategy.ok()) return strategy.status();
+  if (options.check_trials) CS_RETURN_IF_ERROR(options.check_trials(config, *space));
   if (config.work_root.empty()) config.work_root = DefaultWorkRoot(options.db_path, config.name);
   auto wiring = Wire(config, options);
   if (!wiring.ok()) return wiring.status();
@@ -180,10 +181,7 @@ Result<SweepOutcome> ResumeSweep(const std::string& name, const ResumeOverrides&
   auto config = SweepConfig::FromJson(config_json);
   if (!config.ok()) return config.status().WithPrefix(options.db_path + ": sweep '" + name + "'");
   config->budget_grams_co2e = sweep->budget_grams_co2e;  // the store's figure (resume --budget may have changed it).
-  if (overrides.budget_grams_co2e) {
-    config->budget_grams_co2e = *overrides.budget_grams_co2e;
-    CS_RETURN_IF_ERROR((*store)->SetSweepBudget(sweep->id, *overrides.budget_grams_co2e, RealClock::Get()->NowUnixSeconds()));
-  }
+  if (overrides.budget_grams_co2e) config->budget_grams_co2e = *overrides.budget_grams_co2e;
   if (overrides.parallel) config->parallel = *overrides.parallel;
   if (overrides.total_threads) config->total_threads = *overrides.total_threads;
   CS_RETURN_IF_ERROR(ValidateSweepConfig(*config));
@@ -193,6 +191,12 @@ Result<SweepOutcome> ResumeSweep(const std::string& name, const ResumeOverrides&
                       ? RestoreStrategy(*space, config_json["strategy_state"])
                       : MakeStrategy(*space, config->strategy);
   if (!strategy.ok()) return strategy.status();
+  const bool runs = sweep->state != SweepState::kDone;
+  // Before anything changes: a resume that cannot run leaves the sweep as it was.
+  if (runs && options.check_trials) CS_RETURN_IF_ERROR(options.check_trials(*config, *space));
+  if (overrides.budget_grams_co2e) {
+    CS_RETURN_IF_ERROR((*store)->SetSweepBudget(sweep->id, *overrides.budget_grams_co2e, RealClock::Get()->NowUnixSeconds()));
+  }
 
   if (sweep->state == SweepState::kDone) {
     SweepOutcome outcome;

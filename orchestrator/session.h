@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -22,6 +23,11 @@ struct SessionOptions {
   const std::atomic<int>* interrupts = nullptr;  // see InstallInterruptHandlers.
   // The program whose `trial` subcommand runs trials; "" = this binary.
   std::string trial_binary;
+  // Checks that the sweep's trials can run (data, backbone, vocab, the
+  // space against them) before anything is recorded or spent, by `run` and
+  // again by `resume` (a file may have gone since). The CLI passes the
+  // trial's own loader; nullptr = no check (tests of the loop alone).
+  std::function<Status(const SweepConfig&, const SearchSpace&)> check_trials;
 };
 
 // Checks a config before anything is written: one line naming the flag.

@@ -345,29 +345,18 @@ std::string BackboneKindName(BackboneKind kind) {
 
 }  // namespace
 
-Result<nlohmann::json> RunTrial(const TrialOptions& options, std::ostream& events, std::ostream& progress_out) {
-  const double process_start = Now();
-  const int threads = options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  torch::set_num_threads(threads);
-  KeepFreedMemoryForReuse();
-  try {
-    at::set_num_interop_threads(1);
-  } catch (const std::exception&) {
-    // Already set by an earlier trial in this process (tests): keep it.
-  }
-  const TrialParams& params = options.params;
-  auto say = [&](const std::string& line) {
-    if (options.verbosity == Verbosity::kProgress) progress_out << line << "\n" << std::flush;
-  };
-
+Result<PreparedTrial> PrepareTrial(const TrialOptions& options) {
   Result<TaskSplit> split = LoadTask(options.task);
   if (!split.ok()) return split.status();
+  PreparedTrial prepared{std::move(*split), {}, {}, {}};
 
+  const TrialParams& params = options.params;
   // Seed before any module is built: initialisation is part of the stream.
   torch::manual_seed(static_cast<uint64_t>(params.seed));
-  std::optional<SequenceClassifier> model;
-  std::optional<WordPieceTokenizer> tokenizer;
-  nlohmann::json backbone_info = {{"kind", BackboneKindName(options.backbone)}};
+  std::optional<SequenceClassifier>& model = prepared.model;
+  std::optional<WordPieceTokenizer>& tokenizer = prepared.tokenizer;
+  nlohmann::json& backbone_info = prepared.backbone_info;
+  backbone_info = {{"kind", BackboneKindName(options.backbone)}};
   switch (options.backbone) {
     case BackboneKind::kPretrained:
     case BackboneKind::kFromScratch: {
@@ -385,7 +374,7 @@ Result<nlohmann::json> RunTrial(const TrialOptions& options, std::ostream& event
         Result<Encoder> encoder = MakeEncoder(config);
         if (!encoder.ok()) return encoder.status();
         tokenizer = *vocab;
-        model.emplace(*encoder, split->num_classes(), params.dropout);
+        model.emplace(*encoder, prepared.split.num_classes(), params.dropout);
         backbone_info["vocab"] = options.vocab_path;
         backbone_info["vocab_sha256"] = vocab->VocabSha256();
         backbone_info["encoder"] = EncoderConfigToJson(config);
@@ -401,7 +390,7 @@ Result<nlohmann::json> RunTrial(const TrialOptions& options, std::ostream& event
                                        std::to_string(backbone->config.max_positions));
       }
       tokenizer = backbone->tokenizer;
-      model.emplace(backbone->encoder, split->num_classes(), params.dropout);
+      model.emplace(backbone->encoder, prepared.split.num_classes(), params.dropout);
       backbone_info["dir"] = *dir;
       backbone_info["vocab_sha256"] = backbone->tokenizer.VocabSha256();
       backbone_info["encoder"] = backbone->info["encoder"];
@@ -415,7 +404,7 @@ Result<nlohmann::json> RunTrial(const TrialOptions& options, std::ostream& event
       Result<ScriptedBackbone> scripted = LoadScriptedBackbone(options.model_path, options.vocab_path);
       if (!scripted.ok()) return scripted.status();
       tokenizer = scripted->tokenizer;
-      model.emplace(scripted->module, scripted->hidden, split->num_classes(), params.dropout);
+      model.emplace(scripted->module, scripted->hidden, prepared.split.num_classes(), params.dropout);
       backbone_info["model"] = options.model_path;
       Result<std::string> sha = Sha256OfFile(options.model_path);
       if (sha.ok()) backbone_info["weights_sha256"] = *sha;
@@ -424,6 +413,32 @@ Result<nlohmann::json> RunTrial(const TrialOptions& options, std::ostream& event
       break;
     }
   }
+  return prepared;
+}
+
+Status CheckTrialInputs(const TrialOptions& options) { return PrepareTrial(options).status(); }
+
+Result<nlohmann::json> RunTrial(const TrialOptions& options, std::ostream& events, std::ostream& progress_out) {
+  const double process_start = Now();
+  const int threads = options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(threads);
+  KeepFreedMemoryForReuse();
+  try {
+    at::set_num_interop_threads(1);
+  } catch (const std::exception&) {
+    // Already set by an earlier trial in this process (tests): keep it.
+  }
+  const TrialParams& params = options.params;
+  auto say = [&](const std::string& line) {
+    if (options.verbosity == Verbosity::kProgress) progress_out << line << "\n" << std::flush;
+  };
+
+  Result<PreparedTrial> prepared = PrepareTrial(options);
+  if (!prepared.ok()) return prepared.status();
+  const TaskSplit* split = &prepared->split;
+  std::optional<SequenceClassifier>& model = prepared->model;
+  std::optional<WordPieceTokenizer>& tokenizer = prepared->tokenizer;
+  const nlohmann::json& backbone_info = prepared->backbone_info;
   Result<FineTuneData> data = EncodeSplit(*split, *tokenizer, params);
   if (!data.ok()) return data.status();
 

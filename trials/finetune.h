@@ -133,6 +133,23 @@ struct TrialOptions {
 // process, so the loop stops at the next step (state kInterrupted).
 const std::atomic<bool>* InstallStopSignalHandlers();
 
+// What a trial needs before its first step: the split, the tokenizer and
+// the model (seeded with params.seed), with what it was built from.
+struct PreparedTrial {
+  TaskSplit split;
+  std::optional<WordPieceTokenizer> tokenizer;
+  std::optional<SequenceClassifier> model;
+  nlohmann::json backbone_info;  // kind, dir or model, vocab and weights sha256.
+};
+// Loads the data and the backbone and builds the model: all that RunTrial
+// does before training, with its errors (a missing file or column, one
+// class, too few rows, a vocab or backbone that does not load, a
+// max_seq_len past the backbone's positions), and nothing written.
+Result<PreparedTrial> PrepareTrial(const TrialOptions& options);
+// PrepareTrial's verdict alone: `run` and `resume` call it before a sweep
+// spends anything, so input that no trial can use is refused up front.
+Status CheckTrialInputs(const TrialOptions& options);
+
 // Runs one trial: events to `events` (and <work_dir>/events.log), progress to
 // `progress`. Returns the result object (also written to the files), whose
 // "state" says how it ended; an error Status when it could not run

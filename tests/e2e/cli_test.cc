@@ -121,21 +121,67 @@ TEST_CASE("a live sweep is refused to a second orchestrator; Ctrl-C interrupts i
   CHECK_MESSAGE(output.find("finished 3") != std::string::npos, output);
 }
 
-TEST_CASE("failing trials are recorded with their stderr and the sweep goes on") {
+TEST_CASE("input no trial can use is refused before the sweep is recorded: exit 2, one line, nothing spent") {
   TempDir dir;
   std::string db = dir.File("sweeps.db");
-  std::string output;
-  int code = RunCarbonsweep({"run", "--name", "bad", "--db", db, "--trials", "2", "--budget", "1kg", "--space",
-                             "ci-tiny", "--task", "no-such-task", "--quiet"},
-                            &output);
-  CHECK_MESSAGE(code == 0, output);
-  std::vector<TrialRecord> trials = StoredTrials(db, "bad");
-  REQUIRE(trials.size() == 2);
-  for (const TrialRecord& trial : trials) {
-    CHECK(trial.state == TrialState::kFailed);
-    CHECK(trial.reason.rfind("crashed: exit", 0) == 0);
-    CHECK_MESSAGE(trial.stderr_tail.find("no-such-task") != std::string::npos, trial.stderr_tail);
+  // A user's CSV whose label column is named 'sentiment', one with a single
+  // class, one with too few rows for the split.
+  dir.Write("reviews.csv", "id,text,label\n1,great film,pos\n2,dull film,neg\n3,fine film,pos\n");
+  std::string one_class = "text,label\n";
+  for (int i = 0; i < 40; ++i) one_class += "review " + std::to_string(i) + ",pos\n";
+  dir.Write("one-class.csv", one_class);
+  std::string few = "text,label\n";
+  for (int i = 0; i < 40; ++i) few += "review " + std::to_string(i) + "," + (i % 2 ? "pos" : "neg") + "\n";
+  dir.Write("few.csv", few);
+  std::vector<std::string> small = SmallSweepFlags(dir.path());
+  struct Case {
+    std::vector<std::string> flags;
+    std::string message;
+  } cases[] = {
+      {{"--task", "no-such-task", "--space", "ci-tiny"}, "expected imdb, fortunes, or a .csv or .jsonl file"},
+      {{"--task", dir.File("missing.csv"), "--space", "ci-tiny"}, "missing.csv: no such file"},
+      {{"--task", dir.File("reviews.csv"), "--label-column", "sentiment", "--space", "ci-tiny"},
+       "reviews.csv:1: no column 'sentiment' (columns: id, text, label)"},
+      {{"--task", dir.File("one-class.csv"), "--space", "ci-tiny"}, "only one class"},
+      {{"--task", dir.File("few.csv"), "--space", "ci-tiny", "--train-size", "30", "--val-size", "10",
+        "--test-size", "10"}, "few.csv"},
+      {Concat(small, {"--backbone", dir.File("no-backbone")}), "no-backbone"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.message);
+    std::string output;
+    int code = RunCarbonsweep(Concat({"run", "--name", "bad", "--db", db, "--budget", "1kg"}, c.flags), &output);
+    CHECK_MESSAGE(code == 2, output);
+    CHECK_MESSAGE(output.find(c.message) != std::string::npos, output);
+    CHECK_MESSAGE(output.find("the sweep's trials cannot run") != std::string::npos, output);
+    CHECK_MESSAGE(output.find('\n') == output.size() - 1, output);  // one line.
+    CHECK(!SweepExists(db, "bad"));
   }
+}
+
+TEST_CASE("resume checks the trials' input again: a data file gone since the run is refused, nothing spent") {
+  TempDir dir;
+  std::string db = dir.File("sweeps.db");
+  std::string csv;
+  csv = "text,label\n";
+  for (int i = 0; i < 200; ++i) csv += "review number " + std::to_string(i) + (i % 2 ? " good,pos\n" : " bad,neg\n");
+  dir.Write("mine.csv", csv);
+  std::vector<std::string> flags = SmallSweepFlags(dir.path());
+  for (size_t i = 0; i + 1 < flags.size(); ++i) {
+    if (flags[i] == "--task") flags[i + 1] = dir.File("mine.csv");
+  }
+  std::string output;
+  // Interrupted at once by a budget too small for even one trial to finish.
+  int code = RunCarbonsweep(Concat({"run", "--name", "mine", "--db", db, "--budget", "1mg", "--quiet"}, flags), &output);
+  REQUIRE_MESSAGE((code == 3 || code == 0), output);
+  SweepSummary before = StoredSummary(db, "mine");
+  REQUIRE(::unlink(dir.File("mine.csv").c_str()) == 0);
+  code = RunCarbonsweep({"resume", "mine", "--db", db, "--budget", "1kg"}, &output);
+  CHECK_MESSAGE(code == 2, output);
+  CHECK_MESSAGE(output.find("mine.csv: no such file") != std::string::npos, output);
+  SweepSummary after = StoredSummary(db, "mine");
+  CHECK(after.trial_count == before.trial_count);
+  CHECK(after.spend.total.joules == before.spend.total.joules);
 }
 
 TEST_CASE("a tiny budget ends the sweep with exit 3 and the spend within one sampling interval of it") {
