@@ -107,6 +107,14 @@ class TrialLauncher {
     return Status::Unsupported("this launcher cannot adopt running trials");
   }
 
+  // Adopt() for a launcher that may have to submit the trial again (a Slurm
+  // job preempted after the restart): `request` is what Start() would be
+  // given now, built from the store's config, so a resubmission never takes
+  // its arguments from the (shared, writable) work dir. By default, Adopt().
+  virtual Result<LaunchedTrial> AdoptLaunch(const LaunchRequest& request, const std::string& job_id) {
+    return Adopt(request.trial_id, job_id, request.work_dir);
+  }
+
   // A job this launcher submitted for trial `trial_id` (in `work_dir`) other
   // than `recorded_job_id`, the one the store knows: the orchestrator died
   // after submitting it and before recording it. Resume records and adopts

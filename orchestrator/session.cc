@@ -137,6 +137,7 @@ Status ValidateSweepConfig(const SweepConfig& config) {
   if (config.max_intensity_g_per_kwh >= 0 && config.max_delay_seconds <= 0) {
     return Status::InvalidArgument("--max-intensity needs --max-delay (the longest hold, e.g. 6h)");
   }
+  CS_RETURN_IF_ERROR(ValidateSlurmConfig(config));
   return Status::Ok();
 }
 

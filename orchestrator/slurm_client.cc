@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <sstream>
 
@@ -332,6 +333,24 @@ Result<std::vector<std::string>> SplitShellWords(const std::string& text) {
   }
   if (in_word) words.push_back(word);
   return words;
+}
+
+Status RefuseControlCharacters(const std::string& what, const std::string& value) {
+  for (size_t i = 0; i < value.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(value[i]);
+    if (c >= 0x20 && c != 0x7f) continue;
+    char byte[8];
+    std::snprintf(byte, sizeof byte, "0x%02x", c);
+    return Status::InvalidArgument(what + ": control character " + byte + " at byte " + std::to_string(i) +
+                                   " (newlines and other control characters cannot go into a Slurm job)");
+  }
+  return Status::Ok();
+}
+
+bool IsSlurmJobId(const std::string& text) {
+  size_t underscore = text.find('_');
+  if (underscore == std::string::npos) return AllDigits(text);
+  return AllDigits(text.substr(0, underscore)) && AllDigits(text.substr(underscore + 1));
 }
 
 std::string ShellQuote(const std::string& word) {

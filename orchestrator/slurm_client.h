@@ -96,5 +96,11 @@ std::map<std::string, std::string> ParseKeyValues(const std::string& line);
 Result<std::vector<std::string>> SplitShellWords(const std::string& text);
 // Quotes `word` for /bin/sh: 'it'\''s'.
 std::string ShellQuote(const std::string& word);
+// InvalidArgument "<what>: ... control character ..." when `value` holds a
+// byte below 0x20 or 0x7f: in a job script a newline ends the line (a `#`
+// comment too) and what follows runs as a command; sbatch takes none either.
+Status RefuseControlCharacters(const std::string& what, const std::string& value);
+// A job id as sbatch --parsable prints it ("123"), or an array task ("123_4").
+bool IsSlurmJobId(const std::string& text);
 
 }  // namespace cs

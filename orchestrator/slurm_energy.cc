@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 
@@ -33,9 +34,14 @@ nlohmann::json EnergyRecordFromSample(const EnergySample& sample) {
 std::optional<nlohmann::json> EnergyEventFromLine(const std::string& line) {
   nlohmann::json record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (!record.is_object()) return std::nullopt;
+  // The worker's file is not trusted: a number that is infinite (1e999
+  // parses so), negative or absurd would be charged to the budget as grams.
   for (const char* field : {"unix_seconds", "interval_seconds", "joules"}) {
     if (!record.contains(field) || !record[field].is_number()) return std::nullopt;
+    const double value = record[field].get<double>();
+    if (!std::isfinite(value) || value < 0) return std::nullopt;
   }
+  if (!(record["unix_seconds"].get<double>() > 0)) return std::nullopt;
   for (const char* field : {"component", "method"}) {
     if (!record.contains(field) || !record[field].is_string()) return std::nullopt;
   }
@@ -69,9 +75,10 @@ Result<PowerSampleRow> PowerSampleFromEnergyEvent(const nlohmann::json& event, i
   if (!component.ok()) return component.status();
   auto method = text("method");
   if (!method.ok()) return method.status();
-  if (*joules < 0 || *interval < 0) {
+  if (!std::isfinite(*unix_seconds) || !std::isfinite(*joules) || !std::isfinite(*interval) || *joules < 0 ||
+      *interval < 0) {
     return Status::InvalidArgument(std::string(kTrialEnergyFile) + ": trial " + std::to_string(trial_id) +
-                                   ": negative joules or interval");
+                                   ": joules and interval must be finite and non-negative");
   }
   PowerSampleRow row;
   row.sweep_id = sweep_id;

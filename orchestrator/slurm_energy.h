@@ -41,7 +41,8 @@ constexpr const char* kEnergyEventName = "energy";
 // One energy.log line (without the "event" key) for one sample.
 nlohmann::json EnergyRecordFromSample(const EnergySample& sample);
 // The launcher event for one energy.log line; nullopt when the line is not a
-// complete record (a torn write, a human's note).
+// complete record (a torn write, a human's note) or one of its numbers is not
+// finite and non-negative (unix_seconds positive).
 std::optional<nlohmann::json> EnergyEventFromLine(const std::string& line);
 
 // The store row for one "energy" event of trial `trial_id`: joules x `pue`,

@@ -1,13 +1,15 @@
 #include "orchestrator/slurm_launcher.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
 #include "common/files.h"
@@ -20,13 +22,21 @@ namespace {
 
 // What the launcher keeps beside the script so a restarted orchestrator can
 // adopt the job: which job runs the trial now, where its attempt started in
-// events.log, how it was submitted, how often it was resubmitted.
+// events.log, how often it was resubmitted. Hints only: anyone who can write
+// the work dir can write this file (see ReadJobStateFile).
 constexpr const char* kJobStateFile = "slurm-job.json";
 constexpr const char* kJobScriptFile = "slurm-job.sh";
 constexpr const char* kStderrFile = "stderr.log";
 
 // A line longer than this without a newline is not a record; it is skipped.
-constexpr size_t kMaxLineBytes = 1 << 20;
+constexpr size_t kMaxLineBytes = 64 << 10;
+// slurm-job.json is a few hundred bytes; a bigger one is not ours.
+constexpr uint64_t kMaxJobStateBytes = 1 << 20;
+// How much of a tailed file one read() takes at a time (memory stays bounded
+// whatever a worker appended).
+constexpr size_t kReadChunkBytes = 1 << 20;
+// Warnings about one trial's files; after that they are skipped silently.
+constexpr int kMaxWarningsPerJob = 10;
 
 // Slurm ended these without being asked: the trial can continue elsewhere.
 bool EndedBehindOurBack(SlurmJobState state) {
@@ -34,60 +44,175 @@ bool EndedBehindOurBack(SlurmJobState state) {
          state == SlurmJobState::kBootFail || state == SlurmJobState::kCancelled;
 }
 
+// Opens `path` read-only if it is a regular file, and its size; -1 when it
+// is missing or anything else (a FIFO or device planted in the work dir
+// would block a read or never end). O_NONBLOCK: opening a FIFO never waits.
+int OpenRegularFile(const std::string& path, uint64_t* size) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return -1;
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    return -1;
+  }
+  *size = static_cast<uint64_t>(info.st_size);
+  return fd;
+}
+
+// Up to `bytes` bytes of `fd` from `offset`.
+std::string ReadAt(int fd, uint64_t offset, size_t bytes) {
+  std::string text(bytes, '\0');
+  size_t got = 0;
+  while (got < bytes) {
+    ssize_t n = ::pread(fd, text.data() + got, bytes - got, static_cast<off_t>(offset + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  text.resize(got);
+  return text;
+}
+
 uint64_t FileSize(const std::string& path) {
-  std::ifstream file(path, std::ios::binary | std::ios::ate);
-  if (!file) return 0;
-  return static_cast<uint64_t>(file.tellg());
+  uint64_t size = 0;
+  int fd = OpenRegularFile(path, &size);
+  if (fd < 0) return 0;
+  ::close(fd);
+  return size;
 }
 
 // The last `bytes` of a file ("" when it cannot be read).
 std::string FileTail(const std::string& path, size_t bytes) {
-  std::ifstream file(path, std::ios::binary | std::ios::ate);
-  if (!file) return "";
-  std::streamoff size = file.tellg();
-  std::streamoff start = std::max<std::streamoff>(0, size - static_cast<std::streamoff>(bytes));
-  file.seekg(start);
-  std::string text(static_cast<size_t>(size - start), '\0');
-  file.read(text.data(), static_cast<std::streamsize>(text.size()));
+  uint64_t size = 0;
+  int fd = OpenRegularFile(path, &size);
+  if (fd < 0) return "";
+  uint64_t start = size > bytes ? size - bytes : 0;
+  std::string text = ReadAt(fd, start, static_cast<size_t>(size - start));
+  ::close(fd);
   return text;
+}
+
+// slurm-job.json as Submit() writes it, every field checked.
+struct JobStateFile {
+  std::string job_id;
+  int64_t trial_id = -1;
+  uint64_t events_offset = 0;
+  int requeues = 0;
+};
+
+// Reads slurm-job.json. nullopt when it is missing, and (with a warning
+// through `warn`) when it is not a regular file of at most 1 MiB holding an
+// object with a job id, an integer trial id, a non-negative offset and a
+// non-negative requeue count: a file anyone could have written.
+std::optional<JobStateFile> ReadJobStateFile(const std::string& path,
+                                             const std::function<void(const std::string&)>& warn) {
+  uint64_t size = 0;
+  int fd = OpenRegularFile(path, &size);
+  if (fd < 0) {
+    if (FileExists(path)) warn(path + ": not a regular file; ignored");
+    return std::nullopt;
+  }
+  std::string text = size <= kMaxJobStateBytes ? ReadAt(fd, 0, static_cast<size_t>(size)) : "";
+  ::close(fd);
+  if (size > kMaxJobStateBytes) {
+    warn(path + ": " + std::to_string(size) + " bytes, more than slurm-job.json ever holds; ignored");
+    return std::nullopt;
+  }
+  nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  auto field = [&](const char* name) -> const nlohmann::json* {
+    if (!json.is_object()) return nullptr;
+    auto it = json.find(name);
+    return it == json.end() ? nullptr : &*it;
+  };
+  const nlohmann::json* job_id = field("job_id");
+  const nlohmann::json* trial_id = field("trial_id");
+  const nlohmann::json* offset = field("events_offset");
+  const nlohmann::json* requeues = field("requeues");
+  std::string problem;
+  if (!json.is_object()) {
+    problem = "not a JSON object";
+  } else if (job_id == nullptr || !job_id->is_string() || !IsSlurmJobId(job_id->get<std::string>())) {
+    problem = "job_id is not a Slurm job id";
+  } else if (trial_id == nullptr || !trial_id->is_number_integer()) {
+    problem = "trial_id is not an integer";
+  } else if (offset == nullptr || !offset->is_number_unsigned()) {
+    problem = "events_offset is not a byte offset";
+  } else if (requeues != nullptr && !(requeues->is_number_unsigned() && requeues->get<uint64_t>() <= 1000)) {
+    problem = "requeues is not a small count";
+  }
+  if (!problem.empty()) {
+    warn(path + ": " + problem + "; ignored");
+    return std::nullopt;
+  }
+  JobStateFile state;
+  state.job_id = job_id->get<std::string>();
+  state.trial_id = trial_id->get<int64_t>();
+  state.events_offset = offset->get<uint64_t>();
+  state.requeues = requeues != nullptr ? static_cast<int>(requeues->get<uint64_t>()) : 0;
+  return state;
+}
+
+// The kinds of event a trial itself writes to events.log. The others the
+// loop hears ("requeue", "slurm_energy", "energy") come from the launcher
+// alone: a line claiming one of them in the work dir is forged.
+bool IsTrialEventKind(const std::string& kind) { return kind == "start" || kind == "epoch" || kind == "end"; }
+
+// A path as Slurm's --output/--error take it: '%' starts a pattern there.
+std::string SlurmFilePattern(const std::string& path) {
+  std::string pattern;
+  for (char c : path) pattern += c == '%' ? std::string("%%") : std::string(1, c);
+  return pattern;
 }
 
 }  // namespace
 
 // A file read by offset, line by line; what comes after the last newline
-// waits for the next read, so a line is handed on exactly once.
+// waits for the next read, so a line is handed on exactly once. Only a
+// regular file is read (see OpenRegularFile), a chunk at a time.
 struct TailedFile {
   std::string path;
   uint64_t offset = 0;
   std::string partial;
+  bool skipping = false;  // the current line passed kMaxLineBytes: drop it up to its newline.
 
-  // Appends the complete new lines to `lines`.
-  void ReadLines(std::vector<std::string>* lines) {
-    std::ifstream file(path, std::ios::binary);
-    if (!file) return;
-    file.seekg(0, std::ios::end);
-    uint64_t size = static_cast<uint64_t>(file.tellg());
+  // Appends the complete new lines to `lines`; returns how many lines were
+  // longer than kMaxLineBytes (skipped).
+  int ReadLines(std::vector<std::string>* lines) {
+    uint64_t size = 0;
+    int fd = OpenRegularFile(path, &size);
+    if (fd < 0) return 0;
     if (size < offset) {  // truncated or replaced: start over rather than read garbage.
       offset = 0;
       partial.clear();
+      skipping = false;
     }
-    if (size == offset) return;
-    file.seekg(static_cast<std::streamoff>(offset));
-    std::string chunk(static_cast<size_t>(size - offset), '\0');
-    file.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-    chunk.resize(static_cast<size_t>(file.gcount()));
-    offset += chunk.size();
-    size_t begin = 0;
-    while (true) {
-      size_t newline = chunk.find('\n', begin);
-      if (newline == std::string::npos) break;
-      partial.append(chunk, begin, newline - begin);
-      if (partial.size() <= kMaxLineBytes) lines->push_back(std::move(partial));
-      partial.clear();
-      begin = newline + 1;
+    int skipped = 0;
+    while (offset < size) {
+      std::string chunk = ReadAt(fd, offset, static_cast<size_t>(std::min<uint64_t>(size - offset, kReadChunkBytes)));
+      if (chunk.empty()) break;
+      offset += chunk.size();
+      size_t begin = 0;
+      while (true) {
+        size_t newline = chunk.find('\n', begin);
+        if (newline == std::string::npos) break;
+        if (!skipping) partial.append(chunk, begin, newline - begin);
+        if (skipping || partial.size() > kMaxLineBytes) {
+          ++skipped;
+        } else {
+          lines->push_back(std::move(partial));
+        }
+        partial.clear();
+        skipping = false;
+        begin = newline + 1;
+      }
+      if (!skipping) partial.append(chunk, begin, std::string::npos);
+      if (partial.size() > kMaxLineBytes) {
+        partial.clear();
+        skipping = true;
+      }
     }
-    partial.append(chunk, begin, std::string::npos);
-    if (partial.size() > kMaxLineBytes) partial.clear();
+    ::close(fd);
+    return skipped;
   }
 };
 
@@ -95,7 +220,10 @@ struct SlurmLauncher::Job {
   int64_t trial_id = 0;
   std::string work_dir;
   std::string job_id;
-  std::vector<std::string> sbatch_args;  // everything between "sbatch" and the script.
+  // What Start() was given (or AdoptLaunch()): every submission builds the
+  // script and the sbatch arguments from it. None after a plain Adopt(): the
+  // job cannot be resubmitted then.
+  std::optional<LaunchRequest> request;
   TailedFile events;
   TailedFile energy;
   SlurmJobState state = SlurmJobState::kPending;
@@ -104,6 +232,7 @@ struct SlurmLauncher::Job {
   int requeues = 0;
   int missing_polls = 0;        // polls in a row where Slurm did not know the job.
   bool saw_end_event = false;   // this attempt printed a final "end" event (not "interrupted").
+  int warnings = 0;             // about its files, so far.
 };
 
 SlurmLauncher::SlurmLauncher(SlurmLauncherOptions options, std::unique_ptr<SlurmClient> client)
@@ -119,10 +248,81 @@ SlurmLauncher::SlurmLauncher(SlurmLauncherOptions options, std::unique_ptr<Slurm
 
 SlurmLauncher::~SlurmLauncher() = default;
 
+void SlurmLauncher::Warn(const std::string& message) const {
+  if (options_.warn) {
+    options_.warn(message);
+  } else {
+    std::fprintf(stderr, "carbonsweep: warning: %s\n", message.c_str());
+  }
+}
+
+void SlurmLauncher::WarnAbout(Job& job, const std::string& message) const {
+  if (++job.warnings > kMaxWarningsPerJob) return;
+  Warn(message + (job.warnings == kMaxWarningsPerJob ? " (further warnings about this trial's files are not shown)" : ""));
+}
+
+Result<std::vector<std::string>> SlurmLauncher::SbatchArgs(const LaunchRequest& request) const {
+  const std::string trial = "trial " + std::to_string(request.trial_id);
+  CS_RETURN_IF_ERROR(RefuseControlCharacters(trial + ": work dir", request.work_dir));
+  const std::pair<const char*, const std::string*> flags[] = {
+      {"--slurm-partition", &options_.partition}, {"--slurm-gres", &options_.gres},
+      {"--slurm-time", &options_.time_limit},     {"--slurm-extra", &options_.extra},
+      {"job name prefix", &options_.job_name_prefix}};
+  for (const auto& [flag, value] : flags) CS_RETURN_IF_ERROR(RefuseControlCharacters(flag, *value));
+  auto extra = SplitShellWords(options_.extra);
+  if (!extra.ok()) return extra.status().WithPrefix("--slurm-extra");
+  std::vector<std::string> args;
+  args.push_back("--job-name=" + JobName(request.trial_id));
+  args.push_back("--output=" + SlurmFilePattern(request.work_dir) + "/slurm-%j.out");
+  args.push_back("--error=" + SlurmFilePattern(request.work_dir) + "/" + kStderrFile);
+  args.push_back("--open-mode=append");
+  args.push_back("--cpus-per-task=" + std::to_string(std::max(1, request.threads)));
+  args.push_back("--ntasks=1");
+  if (!options_.partition.empty()) args.push_back("--partition=" + options_.partition);
+  if (!options_.gres.empty()) args.push_back("--gres=" + options_.gres);
+  if (!options_.time_limit.empty()) args.push_back("--time=" + options_.time_limit);
+  args.insert(args.end(), extra->begin(), extra->end());
+  return args;
+}
+
+Result<std::string> SlurmLauncher::JobScript(const LaunchRequest& request,
+                                             const std::vector<std::string>& sbatch_args) const {
+  const std::string trial = "trial " + std::to_string(request.trial_id);
+  CS_RETURN_IF_ERROR(RefuseControlCharacters(trial + ": the carbonsweep binary's path", binary_));
+  std::vector<std::string> trial_argv = options_.leading_args;
+  trial_argv.insert(trial_argv.end(), request.args.begin(), request.args.end());
+  trial_argv.insert(trial_argv.end(), options_.trailing_args.begin(), options_.trailing_args.end());
+  // The script: one exec, so scancel's signals reach the trial itself.
+  std::string command = "exec " + ShellQuote(binary_);
+  for (size_t i = 0; i < trial_argv.size(); ++i) {
+    CS_RETURN_IF_ERROR(RefuseControlCharacters(trial + ": argument " + std::to_string(i + 1) + " of the trial",
+                                               trial_argv[i]));
+    command += " " + ShellQuote(trial_argv[i]);
+  }
+  std::string submitted_with = "sbatch";
+  for (const std::string& arg : sbatch_args) submitted_with += " " + ShellQuote(arg);
+  return "#!/bin/sh\n"
+         "# carbonsweep trial " + std::to_string(request.trial_id) +
+         ": written and submitted by the orchestrator's Slurm launcher with\n"
+         "#   " + submitted_with + " " + kJobScriptFile + "\n"
+         "# It runs on the compute node; its work dir is on the shared filesystem.\n" +
+         command + "\n";
+}
+
 Result<std::string> SlurmLauncher::Submit(Job& job) {
+  if (!job.request) return Status::Internal("trial " + std::to_string(job.trial_id) + ": no launch request to submit");
+  auto sbatch_args = SbatchArgs(*job.request);
+  if (!sbatch_args.ok()) return sbatch_args.status();
+  auto script = JobScript(*job.request, *sbatch_args);
+  if (!script.ok()) return script.status();
+  // Written anew at every submission: whatever the work dir holds now is not trusted.
+  std::string script_path = job.work_dir + "/" + kJobScriptFile;
+  CS_RETURN_IF_ERROR(WriteFileAtomic(script_path, *script));
+  ::chmod(script_path.c_str(), 0755);
+
   std::vector<std::string> argv = {"sbatch", "--parsable"};
-  argv.insert(argv.end(), job.sbatch_args.begin(), job.sbatch_args.end());
-  argv.push_back(job.work_dir + "/" + kJobScriptFile);
+  argv.insert(argv.end(), sbatch_args->begin(), sbatch_args->end());
+  argv.push_back(script_path);
   auto output = client_->Run(argv);
   if (!output.ok()) return output.status();
   if (output->exit_code != 0) {
@@ -139,6 +339,7 @@ Result<std::string> SlurmLauncher::Submit(Job& job) {
   job.job_id = *job_id;
   job.events.offset = FileSize(job.events.path);
   job.events.partial.clear();
+  job.events.skipping = false;
   job.state = SlurmJobState::kPending;
   job.missing_polls = 0;
   job.saw_end_event = false;
@@ -146,8 +347,7 @@ Result<std::string> SlurmLauncher::Submit(Job& job) {
   nlohmann::json state = {{"job_id", job.job_id},
                           {"trial_id", job.trial_id},
                           {"events_offset", job.events.offset},
-                          {"requeues", job.requeues},
-                          {"sbatch_args", job.sbatch_args}};
+                          {"requeues", job.requeues}};
   // Without this file Adopt() still works (replaying events.log from its
   // start), so a failed write does not fail a job that is already queued.
   (void)WriteFileAtomic(job.work_dir + "/" + kJobStateFile, state.dump(2) + "\n");
@@ -159,45 +359,20 @@ Result<LaunchedTrial> SlurmLauncher::Start(const LaunchRequest& request) {
   if (jobs_.count(request.trial_id)) {
     return Status::Internal("trial " + std::to_string(request.trial_id) + " is already running");
   }
-  auto extra = SplitShellWords(options_.extra);
-  if (!extra.ok()) return extra.status().WithPrefix("--slurm-extra");
+  // Refuses what cannot go into a job before anything is written.
+  auto sbatch_args = SbatchArgs(request);
+  if (!sbatch_args.ok()) return sbatch_args.status();
+  auto script = JobScript(request, *sbatch_args);
+  if (!script.ok()) return script.status();
   CS_RETURN_IF_ERROR(MakeDirs(request.work_dir));
 
   auto job = std::make_unique<Job>();
   job->trial_id = request.trial_id;
   job->work_dir = request.work_dir;
+  job->request = request;
   job->events.path = request.work_dir + "/" + kTrialEventsFile;
   job->energy.path = request.work_dir + "/" + kTrialEnergyFile;
   job->energy.offset = FileSize(job->energy.path);  // earlier attempts' energy was handed on then.
-  std::vector<std::string>& args = job->sbatch_args;
-  args.push_back("--job-name=" + JobName(request.trial_id));
-  args.push_back("--output=" + request.work_dir + "/slurm-%j.out");
-  args.push_back("--error=" + request.work_dir + "/" + kStderrFile);
-  args.push_back("--open-mode=append");
-  args.push_back("--cpus-per-task=" + std::to_string(std::max(1, request.threads)));
-  args.push_back("--ntasks=1");
-  if (!options_.partition.empty()) args.push_back("--partition=" + options_.partition);
-  if (!options_.gres.empty()) args.push_back("--gres=" + options_.gres);
-  if (!options_.time_limit.empty()) args.push_back("--time=" + options_.time_limit);
-  args.insert(args.end(), extra->begin(), extra->end());
-
-  // The script: one exec, so scancel's signals reach the trial itself.
-  std::string command = "exec " + ShellQuote(binary_);
-  std::vector<std::string> trial_argv = options_.leading_args;
-  trial_argv.insert(trial_argv.end(), request.args.begin(), request.args.end());
-  trial_argv.insert(trial_argv.end(), options_.trailing_args.begin(), options_.trailing_args.end());
-  for (const std::string& arg : trial_argv) command += " " + ShellQuote(arg);
-  std::string submitted_with = "sbatch";
-  for (const std::string& arg : args) submitted_with += " " + ShellQuote(arg);
-  std::string script = "#!/bin/sh\n"
-                       "# carbonsweep trial " + std::to_string(request.trial_id) +
-                       ": written and submitted by the orchestrator's Slurm launcher with\n"
-                       "#   " + submitted_with + " " + kJobScriptFile + "\n"
-                       "# It runs on the compute node; its work dir is on the shared filesystem.\n" +
-                       command + "\n";
-  std::string script_path = request.work_dir + "/" + kJobScriptFile;
-  CS_RETURN_IF_ERROR(WriteFileAtomic(script_path, script));
-  ::chmod(script_path.c_str(), 0755);
 
   auto job_id = Submit(*job);
   if (!job_id.ok()) return job_id.status();
@@ -211,34 +386,61 @@ Result<LaunchedTrial> SlurmLauncher::Start(const LaunchRequest& request) {
 
 Result<LaunchedTrial> SlurmLauncher::Adopt(int64_t trial_id, const std::string& job_id,
                                            const std::string& work_dir) {
-  if (jobs_.count(trial_id)) {
-    return Status::Internal("trial " + std::to_string(trial_id) + " is already followed");
+  return Follow(trial_id, job_id, work_dir, std::nullopt);
+}
+
+Result<LaunchedTrial> SlurmLauncher::AdoptLaunch(const LaunchRequest& request, const std::string& job_id) {
+  auto sbatch_args = SbatchArgs(request);
+  if (!sbatch_args.ok()) return sbatch_args.status();
+  auto script = JobScript(request, *sbatch_args);
+  if (!script.ok()) return script.status();
+  return Follow(request.trial_id, job_id, request.work_dir, request);
+}
+
+Result<LaunchedTrial> SlurmLauncher::Follow(int64_t trial_id, const std::string& job_id, const std::string& work_dir,
+                                            std::optional<LaunchRequest> request) {
+  const std::string trial = "trial " + std::to_string(trial_id);
+  if (jobs_.count(trial_id)) return Status::Internal(trial + " is already followed");
+  if (!IsSlurmJobId(job_id)) {
+    return Status::InvalidArgument(trial + ": " + nlohmann::json(job_id).dump() + " is not a Slurm job id");
   }
-  if (job_id.empty() || job_id.find_first_not_of("0123456789_") != std::string::npos) {
-    return Status::InvalidArgument("trial " + std::to_string(trial_id) + ": '" + job_id +
-                                   "' is not a Slurm job id");
+  // Slurm, not the work dir, says whose job it is. A job squeue no longer
+  // lists (ended and purged) is still followed: its last lines and its end
+  // are in the work dir, and Poll() reports it lost.
+  auto listed = client_->Run({"squeue", "--noheader", "--states=all", "--jobs=" + job_id, "--format=%i|%j|%U"});
+  if (listed.ok() && listed->exit_code == 0) {
+    auto owners = ParseSqueueCommands(listed->stdout_text);  // id -> "name|uid".
+    auto it = owners.find(job_id);
+    if (it != owners.end()) {
+      size_t bar = it->second.rfind('|');
+      std::string name = it->second.substr(0, bar == std::string::npos ? 0 : bar);
+      std::string uid = bar == std::string::npos ? it->second : it->second.substr(bar + 1);
+      if (name != JobName(trial_id) || uid != std::to_string(::getuid())) {
+        return Status::InvalidArgument(trial + ": squeue lists job " + job_id + " as " + nlohmann::json(name).dump() +
+                                       " of user id " + nlohmann::json(uid).dump() + ", not as " + JobName(trial_id) +
+                                       " of user id " + std::to_string(::getuid()) + " (not this trial's job)");
+      }
+    }
   }
   auto job = std::make_unique<Job>();
   job->trial_id = trial_id;
   job->work_dir = work_dir;
   job->job_id = job_id;
+  job->request = std::move(request);
   job->state = SlurmJobState::kUnknown;
   job->events.path = work_dir + "/" + kTrialEventsFile;
   job->energy.path = work_dir + "/" + kTrialEnergyFile;
-  auto text = ReadFile(work_dir + "/" + kJobStateFile);
-  if (text.ok()) {
-    nlohmann::json state = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
-    if (state.is_object() && state.value("job_id", "") == job_id) {
-      job->events.offset = state.value("events_offset", uint64_t{0});
-      job->requeues = state.value("requeues", 0);
-      if (state.contains("sbatch_args") && state["sbatch_args"].is_array()) {
-        for (const auto& arg : state["sbatch_args"]) {
-          if (arg.is_string()) job->sbatch_args.push_back(arg.get<std::string>());
-        }
-      }
+  const std::string state_path = work_dir + "/" + kJobStateFile;
+  auto state = ReadJobStateFile(state_path, [&](const std::string& message) { WarnAbout(*job, message); });
+  if (state && state->job_id == job_id && state->trial_id == trial_id) {
+    if (state->events_offset <= FileSize(job->events.path)) {
+      job->events.offset = state->events_offset;
+    } else {
+      WarnAbout(*job, state_path + ": events_offset lies beyond the end of events.log; replaying it from its start");
     }
+    job->requeues = std::min(state->requeues, options_.max_requeues);
   }
-  if (job->sbatch_args.empty()) job->requeues = options_.max_requeues;  // cannot resubmit what we did not record.
+  if (!job->request) job->requeues = options_.max_requeues;  // nothing to resubmit it from.
   LaunchedTrial launched;
   launched.trial_id = trial_id;
   launched.pid = 0;
@@ -276,27 +478,24 @@ std::optional<std::string> SlurmLauncher::UnrecordedJob(int64_t trial_id, const 
   // Only a job newer than the store's counts: the file may lag the store (its
   // write failed, see Submit) and Slurm still lists older attempts.
   auto newer = [&](const std::string& job_id) {
-    return !job_id.empty() && job_id != recorded_job_id &&
+    return IsSlurmJobId(job_id) && job_id != recorded_job_id &&
            (recorded_job_id.empty() || JobNumber(job_id) > JobNumber(recorded_job_id));
   };
   // 1. slurm-job.json is written after sbatch answers and before the store is.
   const std::string state_path = work_dir + "/" + kJobStateFile;
-  auto text = ReadFile(state_path);
-  if (text.ok()) {
-    nlohmann::json state = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
-    if (state.is_object() && state.value("trial_id", int64_t{-1}) == trial_id) {
-      std::string job_id = state.value("job_id", "");
-      if (newer(job_id)) return job_id;
-    }
-  }
+  std::optional<std::string> named;
+  auto state = ReadJobStateFile(state_path, [this](const std::string& message) { Warn(message); });
+  if (state && state->trial_id == trial_id && newer(state->job_id)) named = state->job_id;
   // 2. The script is written just before sbatch runs. One newer than the
   // state file means an sbatch whose answer was never written down: the
-  // orchestrator died while sbatch ran (or sbatch refused). Slurm itself is
-  // asked for this trial's jobs running exactly this script; only then, so a
-  // resume costs no Slurm call per trial.
+  // orchestrator died while sbatch ran (or sbatch refused).
   const std::string script_path = work_dir + "/" + kJobScriptFile;
-  if (!WrittenAfter(script_path, state_path)) return std::nullopt;
-  auto output = client_->Run({"squeue", "--noheader", "--states=all", "--name=" + JobName(trial_id),
+  const bool script_newer = WrittenAfter(script_path, state_path);
+  // Either way Slurm itself is asked for this user's jobs of this trial's
+  // name running exactly this script; only then, so a resume costs no Slurm
+  // call per trial.
+  if (!named && !script_newer) return std::nullopt;
+  auto output = client_->Run({"squeue", "--me", "--noheader", "--states=all", "--name=" + JobName(trial_id),
                               "--format=%i|%o"});
   if (!output.ok() || output->exit_code != 0) return std::nullopt;
   const std::string script = AbsolutePath(script_path);
@@ -304,7 +503,11 @@ std::optional<std::string> SlurmLauncher::UnrecordedJob(int64_t trial_id, const 
   for (const auto& [job_id, command] : ParseSqueueCommands(output->stdout_text)) {
     // Another store's trial with the same id has the same job name, not the same script.
     if (AbsolutePath(command) != script || !newer(job_id)) continue;
-    if (!found || JobNumber(job_id) > JobNumber(*found)) found = job_id;
+    if (script_newer ? (!found || JobNumber(job_id) > JobNumber(*found)) : job_id == named) found = job_id;
+  }
+  if (named && !found && !script_newer) {
+    Warn(state_path + ": names job " + *named + ", which squeue --me does not list as " + JobName(trial_id) +
+         " with this script; ignored");
   }
   return found;
 }
@@ -314,23 +517,47 @@ std::string SlurmLauncher::JobName(int64_t trial_id) const {
 }
 
 void SlurmLauncher::ReadFiles(Job& job, std::vector<LauncherEvent>* events) {
+  const std::string trial = "trial " + std::to_string(job.trial_id);
   std::vector<std::string> lines;
-  job.events.ReadLines(&lines);
+  if (int skipped = job.events.ReadLines(&lines)) {
+    WarnAbout(job, job.events.path + ": skipped " + std::to_string(skipped) + " line(s) over 64 KiB");
+  }
   for (const std::string& line : lines) {
     std::optional<nlohmann::json> event = ParseTrialEvent(line);
-    if (!event) continue;
+    if (!event) continue;  // a human's line.
+    const nlohmann::json& kind_value = (*event)["event"];
+    std::string kind = kind_value.is_string() ? kind_value.get<std::string>() : "";
+    if (!IsTrialEventKind(kind)) {
+      WarnAbout(job, job.events.path + ": skipped an event line of kind " + kind_value.dump() +
+                         " (a trial writes start, epoch and end only)");
+      continue;
+    }
     // An "interrupted" end (the trial got Slurm's SIGTERM) leaves it resumable;
     // any other end means this trial is over and must not be resubmitted.
-    std::string kind = event->value("event", "");
-    if (kind == "end") job.saw_end_event = event->value("state", "") != TrialEndStateName(TrialEndState::kInterrupted);
+    if (kind == "end") {
+      auto state = event->find("state");
+      if (state != event->end() && !state->is_string()) {
+        WarnAbout(job, job.events.path + ": skipped an end event whose state is not a name");
+        continue;
+      }
+      job.saw_end_event = state == event->end() ||
+                          state->get<std::string>() != TrialEndStateName(TrialEndState::kInterrupted);
+    }
     if (kind == "start") job.saw_end_event = false;
     events->push_back({LauncherEvent::Kind::kEvent, job.trial_id, std::move(*event), {}});
   }
   lines.clear();
-  job.energy.ReadLines(&lines);
+  if (int skipped = job.energy.ReadLines(&lines)) {
+    WarnAbout(job, job.energy.path + ": skipped " + std::to_string(skipped) + " line(s) over 64 KiB");
+  }
   for (const std::string& line : lines) {
     std::optional<nlohmann::json> event = EnergyEventFromLine(line);
-    if (event) events->push_back({LauncherEvent::Kind::kEvent, job.trial_id, std::move(*event), {}});
+    if (!event) {
+      WarnAbout(job, job.energy.path + ": skipped a line that is not an energy record "
+                                       "(finite, non-negative joules and seconds)");
+      continue;
+    }
+    events->push_back({LauncherEvent::Kind::kEvent, job.trial_id, std::move(*event), {}});
   }
 }
 
@@ -397,7 +624,7 @@ void SlurmLauncher::JobEnded(Job& job, const SlurmJobInfo& info, std::vector<Lau
   if (info.state == SlurmJobState::kTimeout && !info.time_limit.empty()) why += ", time limit " + info.time_limit;
 
   if (!job.stop_requested && !job.saw_end_event && EndedBehindOurBack(info.state) &&
-      job.requeues < options_.max_requeues && !job.sbatch_args.empty()) {
+      job.requeues < options_.max_requeues && job.request) {
     ++job.requeues;
     auto resubmitted = Submit(job);
     if (resubmitted.ok()) {
@@ -452,7 +679,9 @@ void SlurmLauncher::ReportSlurmEnergy(const Job& job, std::vector<LauncherEvent>
   text.erase(text.find_last_not_of(" \t\r\n") + 1);
   text.erase(0, text.find_first_not_of(" \t\r\n"));
   if (text.empty() || text.find_first_not_of("0123456789.") != std::string::npos) return;
-  double joules = std::stod(text);
+  char* end = nullptr;
+  double joules = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size() || !std::isfinite(joules)) return;
   if (joules <= 0) return;  // no energy plugin: sacct prints 0.
   nlohmann::json event = {{"event", "slurm_energy"}, {"job_id", job.job_id}, {"joules", joules}};
   events->push_back({LauncherEvent::Kind::kEvent, job.trial_id, std::move(event), {}});

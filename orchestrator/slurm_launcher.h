@@ -21,6 +21,17 @@
 // After an orchestrator restart, Adopt() follows a job submitted by the
 // previous orchestrator (job id from the store) instead of submitting again.
 //
+// The work dir is on a shared filesystem that others may write: nothing read
+// back from it is trusted. The job script and the sbatch arguments are built
+// from the options and the LaunchRequest (the store's config) at every
+// submission, never read back; slurm-job.json only hints where events.log
+// was and which job ran (bounded size, every field type- and range-checked,
+// a job id a plain number), and a job it names is followed only when Slurm
+// lists it as this user's (squeue --me) with this trial's name and script.
+// events.log passes on only the trial's own kinds (start, epoch, end);
+// energy.log only finite, non-negative records; a line over 64 KiB, or one
+// that fails these checks, is skipped with a warning (options.warn).
+//
 // Where Slurm accounts energy itself, a job's end is preceded by
 // {"event":"slurm_energy","job_id":ID,"joules":J} (sacct ConsumedEnergyRaw,
 // the whole allocation's energy as Slurm measured it).
@@ -31,8 +42,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -70,6 +83,9 @@ struct SlurmLauncherOptions {
   bool query_slurm_energy = true;
   // How much of the end of stderr.log a failure message keeps.
   size_t stderr_tail_bytes = 4096;
+  // Where warnings about skipped work-dir content go (one line each, no
+  // newline); nullptr = "carbonsweep: warning: ..." on stderr.
+  std::function<void(const std::string&)> warn;
   Clock* clock = nullptr;  // nullptr = RealClock::Get(). Not owned.
 };
 
@@ -80,8 +96,9 @@ class SlurmLauncher : public TrialLauncher {
   // Jobs still running are left alone: a restarted orchestrator Adopt()s them.
   ~SlurmLauncher() override;
 
-  // InvalidArgument for unparsable --slurm-extra; IoError when the script
-  // cannot be written or sbatch refuses (its message quoted).
+  // InvalidArgument for unparsable --slurm-extra or a control character in
+  // anything the script or sbatch would get (naming which); IoError when the
+  // script cannot be written or sbatch refuses (its message quoted).
   Result<LaunchedTrial> Start(const LaunchRequest& request) override;
   void Wait(double timeout_seconds, std::vector<LauncherEvent>* events) override;
   // kGraceful: `scancel --signal=TERM --full` (the trial checkpoints and
@@ -95,11 +112,18 @@ class SlurmLauncher : public TrialLauncher {
   // replayed from where that job's attempt started in events.log (the store
   // ignores epochs it already has), energy from the start of energy.log (the
   // store skips samples it already has). A job Slurm no longer knows ends at
-  // the next poll with kExit kLost, after its last lines.
+  // the next poll with kExit kLost, after its last lines. InvalidArgument
+  // when `job_id` is not a job id, or squeue lists it under another user or
+  // another job name. Without the request it cannot be resubmitted: if
+  // preempted it ends (kExit), and the loop relaunches it from its checkpoint.
   Result<LaunchedTrial> Adopt(int64_t trial_id, const std::string& job_id, const std::string& work_dir) override;
+  // Adopt(), and a preemption resubmits it from `request` as Start() would.
+  Result<LaunchedTrial> AdoptLaunch(const LaunchRequest& request, const std::string& job_id) override;
   // The job slurm-job.json names (written as soon as sbatch answered); when
   // the job script is newer than that file (the orchestrator died while
   // sbatch ran), the newest job squeue lists with this trial's name and script.
+  // Either way only a job `squeue --me` lists with this trial's name and
+  // script, and newer than `recorded_job_id`.
   std::optional<std::string> UnrecordedJob(int64_t trial_id, const std::string& work_dir,
                                            const std::string& recorded_job_id) override;
 
@@ -109,7 +133,19 @@ class SlurmLauncher : public TrialLauncher {
  private:
   struct Job;
   std::string JobName(int64_t trial_id) const;  // "<prefix>-trial-<id>".
+  // Writes the job script from job.request, submits it with the sbatch
+  // arguments built from the options and job.request, records slurm-job.json.
   Result<std::string> Submit(Job& job);
+  Result<LaunchedTrial> Follow(int64_t trial_id, const std::string& job_id, const std::string& work_dir,
+                               std::optional<LaunchRequest> request);
+  // The sbatch arguments and the job script for `request`, from the options
+  // and the request only; InvalidArgument naming a value that holds a
+  // control character.
+  Result<std::vector<std::string>> SbatchArgs(const LaunchRequest& request) const;
+  Result<std::string> JobScript(const LaunchRequest& request, const std::vector<std::string>& sbatch_args) const;
+  void Warn(const std::string& message) const;
+  // Warn(), at most a few times per job (a file full of bad lines is one problem).
+  void WarnAbout(Job& job, const std::string& message) const;
   void ReadFiles(Job& job, std::vector<LauncherEvent>* events);
   void Poll(std::vector<LauncherEvent>* events);
   void JobEnded(Job& job, const SlurmJobInfo& info, std::vector<LauncherEvent>* events);

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <thread>
+#include <utility>
+
+#include "orchestrator/slurm_client.h"
 
 namespace cs {
 
@@ -32,6 +35,21 @@ std::optional<LauncherKind> ParseLauncherKind(const std::string& name) {
   if (name == "local") return LauncherKind::kLocal;
   if (name == "slurm") return LauncherKind::kSlurm;
   return std::nullopt;
+}
+
+Status ValidateSlurmConfig(const SweepConfig& config) {
+  if (config.launcher != LauncherKind::kSlurm) return Status::Ok();
+  const std::pair<const char*, const std::string*> values[] = {
+      {"--slurm-partition", &config.slurm.partition}, {"--slurm-gres", &config.slurm.gres},
+      {"--slurm-time", &config.slurm.time_limit},     {"--slurm-extra", &config.slurm.extra},
+      {"--work-root", &config.work_root},             {"--task", &config.task.task},
+      {"--text-column", &config.task.text_column},    {"--label-column", &config.task.label_column},
+      {"--backbone", &config.task.backbone},          {"--vocab", &config.task.vocab},
+  };
+  for (const auto& [flag, value] : values) CS_RETURN_IF_ERROR(RefuseControlCharacters(flag, *value));
+  auto extra = SplitShellWords(config.slurm.extra);
+  if (!extra.ok()) return extra.status().WithPrefix("--slurm-extra");
+  return Status::Ok();
 }
 
 std::string StrategyLabel(const SweepConfig& config) {

@@ -108,6 +108,13 @@ struct SweepConfig {
   static Result<SweepConfig> FromJson(const nlohmann::json& json);
 };
 
+// For --launcher slurm: refuses a control character (a byte below 0x20, or
+// 0x7f) in every value that goes into a job script or an sbatch argument
+// (the --slurm-* flags, --work-root, the task's names and paths), and an
+// unterminated quote in --slurm-extra. One line naming the flag; the value
+// itself is not echoed (it holds the newline). Ok for the local launcher.
+Status ValidateSlurmConfig(const SweepConfig& config);
+
 // The strategy name stored with a sweep: "random", "grid" or "halving".
 std::string StrategyLabel(const SweepConfig& config);
 

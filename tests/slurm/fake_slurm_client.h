@@ -4,6 +4,9 @@
 // every command it was given.
 #pragma once
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -22,6 +25,7 @@ class FakeSlurmClient : public SlurmClient {
     std::string time_limit = "UNLIMITED";
     std::string name;     // --job-name.
     std::string command;  // the script path sbatch was given (squeue %o).
+    uid_t user_id = ::getuid();  // squeue %U; another user's job is hidden by --me.
   };
 
   // Shared with the test after the launcher takes ownership of the client.
@@ -52,21 +56,22 @@ class FakeSlurmClient : public SlurmClient {
       job.command = argv.back();
       shared_->jobs[id] = job;
       output.stdout_text = id + "\n";
-    } else if (tool == "squeue" && !ValueOf(argv, "--name=").empty()) {
-      // --name=N --format=%i|%o: every job of that name, whatever its state.
-      for (const auto& [id, job] : shared_->jobs) {
-        if (job.name == ValueOf(argv, "--name=")) output.stdout_text += id + "|" + job.command + "\n";
-      }
     } else if (tool == "squeue") {
+      // --jobs=A,B and/or --name=N select; --me keeps this user's; --format's
+      // %i %T %r %o %j %U fields, '|' between them, as the launcher asks.
       std::string ids = ValueOf(argv, "--jobs=");
+      std::string name = ValueOf(argv, "--name=");
+      bool me = std::find(argv.begin(), argv.end(), "--me") != argv.end();
+      std::vector<std::string> wanted = Split(ids);
       bool any = false;
-      for (const std::string& id : Split(ids)) {
-        auto it = shared_->jobs.find(id);
-        if (it == shared_->jobs.end()) continue;
+      for (const auto& [id, job] : shared_->jobs) {
+        if (!ids.empty() && std::find(wanted.begin(), wanted.end(), id) == wanted.end()) continue;
+        if (!name.empty() && job.name != name) continue;
         any = true;
-        output.stdout_text += id + "|" + it->second.state + "|" + it->second.reason + "\n";
+        if (me && job.user_id != ::getuid()) continue;
+        output.stdout_text += Formatted(ValueOf(argv, "--format="), id, job) + "\n";
       }
-      if (!any) {
+      if (!ids.empty() && !any) {
         output.exit_code = 1;
         output.stderr_text = "slurm_load_jobs error: Invalid job id specified\n";
       }
@@ -118,6 +123,25 @@ class FakeSlurmClient : public SlurmClient {
       if (arg.rfind(prefix, 0) == 0) return arg.substr(prefix.size());
     }
     return "";
+  }
+  static std::string Formatted(const std::string& format, const std::string& id, const FakeJob& job) {
+    std::string line;
+    for (size_t i = 0; i < format.size(); ++i) {
+      if (format[i] != '%' || i + 1 == format.size()) {
+        line += format[i];
+        continue;
+      }
+      switch (format[++i]) {
+        case 'i': line += id; break;
+        case 'T': line += job.state; break;
+        case 'r': line += job.reason; break;
+        case 'o': line += job.command; break;
+        case 'j': line += job.name; break;
+        case 'U': line += std::to_string(job.user_id); break;
+        default: line += '?';
+      }
+    }
+    return line;
   }
   static std::vector<std::string> Split(const std::string& ids) {
     std::vector<std::string> parts;

