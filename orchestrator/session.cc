@@ -63,6 +63,11 @@ Result<ProductionWiring> Wire(const SweepConfig& config, const SessionOptions& o
     slurm.gres = config.slurm.gres;
     slurm.time_limit = config.slurm.time_limit;
     slurm.extra = config.slurm.extra;
+    // Skipped work-dir content is said where the sweep's other warnings go.
+    ProgressReporter* progress = options.progress;
+    slurm.warn = [progress](const std::string& message) {
+      progress->Event({{"event", "warning"}, {"message", message}}, "warning: " + message);
+    };
     slurm.trailing_args = {"--meter-self", "--sample-interval", nlohmann::json(config.carbon.sample_interval_seconds).dump()};
     if (config.carbon.cpu_watts >= 0) {
       slurm.trailing_args.insert(slurm.trailing_args.end(), {"--cpu-watts", nlohmann::json(config.carbon.cpu_watts).dump()});

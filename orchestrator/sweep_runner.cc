@@ -463,7 +463,14 @@ bool SweepLoop::AdoptRunning(const TrialRecord& record) {
   if (config_.halving && views_[record.id].target_epoch < trial.epochs) {
     trial.stop_after_epoch = views_[record.id].target_epoch;
   }
-  auto adopted = env_.launcher->Adopt(record.id, record.job_id, trial.work_dir);
+  // What Launch() would start now, from the store's config: a job preempted
+  // after this resume is resubmitted with it, never with the work dir's word.
+  LaunchRequest request;
+  request.trial_id = record.id;
+  request.args = TrialArgs(trial);
+  request.work_dir = trial.work_dir;
+  request.threads = config_.ThreadsPerTrial();
+  auto adopted = env_.launcher->AdoptLaunch(request, record.job_id);
   if (!adopted.ok()) {
     env_.progress->Event({{"event", "adopt_failed"}, {"trial", record.index}, {"job_id", record.job_id},
                           {"message", adopted.status().message()}},
