@@ -161,7 +161,7 @@ Result<LaunchedTrial> SlurmLauncher::Start(const LaunchRequest& request) {
   }
   auto extra = SplitShellWords(options_.extra);
   if (!extra.ok()) return extra.status().WithPrefix("--slurm-extra");
-  CS_RETURN_IF_ERROR(MakeDirs(request.work_dir));
+  CS_RETURN_IF_ERROR(MakePrivateDirs(request.work_dir));
 
   auto job = std::make_unique<Job>();
   job->trial_id = request.trial_id;
