@@ -5,6 +5,7 @@
 
 #include "cli/command.h"
 #include "cli/task_flags.h"
+#include "common/files.h"
 #include "orchestrator/slurm_energy.h"
 #include "trials/dataset.h"
 #include "trials/exit_usage.h"
@@ -71,7 +72,11 @@ int RunTrialCommand(const std::vector<std::string>& args) {
     trial.work_dir = vm["work-dir"].as<std::string>();
     InstallOrchestratorDeathHandler(trial.work_dir);  // before the slow start-up: its CPU counts too.
   }
-  if (vm.count("out")) trial.out_path = vm["out"].as<std::string>();
+  if (vm.count("out")) {
+    trial.out_path = vm["out"].as<std::string>();
+    Status safe = CheckSafeOutputPath(trial.out_path, {});
+    if (!safe.ok()) return ReportError("trial", safe.WithPrefix("--out"));
+  }
   trial.stop_after_epoch = vm["stop-after-epoch"].as<int>();
   if (trial.stop_after_epoch < 0) return ReportError("trial", ExitCode::kBadInput, "--stop-after-epoch: must be 0 or more");
   trial.verbosity = vm.count("quiet") ? Verbosity::kQuiet : Verbosity::kProgress;
