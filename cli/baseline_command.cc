@@ -70,7 +70,13 @@ int RunBaselineCommand(const std::vector<std::string>& args) {
   if (vm.count("intensity")) intensity.grams_per_kwh = vm["intensity"].as<double>();
   const double pue = vm["pue"].as<double>();
   if (pue < 1.0) return ReportError("baseline", ExitCode::kBadInput, "--pue: " + std::to_string(pue) + " is below 1");
-  // The store is opened first: a bad --db fails before any work is spent.
+  // The output and the store are checked first: a bad --out or --db fails before any work is spent.
+  if (vm.count("out")) {
+    std::vector<std::string> stores;
+    if (vm.count("db")) stores.push_back(vm["db"].as<std::string>());
+    Status safe = CheckSafeOutputPath(vm["out"].as<std::string>(), stores);
+    if (!safe.ok()) return ReportError("baseline", safe.WithPrefix("--out"));
+  }
   std::unique_ptr<SweepStore> store;
   if (vm.count("db")) {
     Result<std::unique_ptr<SweepStore>> opened = SweepStore::Open(vm["db"].as<std::string>(), StoreOptions{});

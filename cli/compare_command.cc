@@ -35,6 +35,11 @@ int RunCompareCommand(const std::vector<std::string>& args) {
   if (names.size() < 2) return ReportError("compare", ExitCode::kBadInput, "give at least two sweep names");
   double within = vm["within"].as<double>();
   if (!(within >= 0)) return ReportError("compare", ExitCode::kBadInput, "--within: must be zero or more points");
+  const std::string& html = vm["html"].as<std::string>();
+  if (!html.empty()) {
+    Status safe = CheckSafeOutputPath(html, {vm["db"].as<std::string>()});
+    if (!safe.ok()) return ReportError("compare", safe.WithPrefix("--html"));
+  }
   Result<std::unique_ptr<SweepStore>> store = OpenStoreForReading(vm["db"].as<std::string>());
   if (!store.ok()) return ReportError("compare", store.status());
   ReportOptions report_options;
@@ -51,7 +56,6 @@ int RunCompareCommand(const std::vector<std::string>& args) {
   Result<Comparison> comparison = CompareSweeps(std::move(reports), compare_options);
   if (!comparison.ok()) return ReportError("compare", comparison.status());
   std::cout << RenderComparisonTerminal(*comparison) << std::flush;
-  const std::string& html = vm["html"].as<std::string>();
   if (!html.empty()) {
     Status written = WriteFileAtomic(html, RenderComparisonHtml(*comparison));
     if (!written.ok()) return ReportError("compare", written);

@@ -59,13 +59,18 @@ int RunReportCommand(const std::vector<std::string>& args) {
   }
   Result<ReportFormat> format = ParseReportFormat(vm["format"].as<std::string>());
   if (!format.ok()) return ReportError("report", format.status());
+  const std::string& out = vm["out"].as<std::string>();
+  if (!out.empty()) {
+    Status safe = CheckSafeOutputPath(out, {vm["db"].as<std::string>()});
+    if (!safe.ok()) return ReportError("report", safe.WithPrefix("--out"));
+  }
   Result<std::unique_ptr<SweepStore>> store = OpenStoreForReading(vm["db"].as<std::string>());
   if (!store.ok()) return ReportError("report", store.status());
   ReportOptions report_options;
   report_options.default_backbone_dir = DefaultBackboneDirForReports();
   Result<SweepReport> report = LoadSweepReport(store->get(), vm["name"].as<std::string>(), report_options);
   if (!report.ok()) return ReportError("report", report.status());
-  Status written = WriteReportOutput(vm["out"].as<std::string>(), RenderReport(*report, *format));
+  Status written = WriteReportOutput(out, RenderReport(*report, *format));
   if (!written.ok()) return ReportError("report", written);
   return static_cast<int>(ExitCode::kOk);
 }

@@ -7,6 +7,7 @@
 #include "cli/task_flags.h"
 #include "cli/trial_check.h"
 #include "cli/trial_flags.h"
+#include "common/files.h"
 #include "orchestrator/slurm_energy.h"
 #include "trials/dataset.h"
 #include "trials/exit_usage.h"
@@ -68,7 +69,10 @@ Result<TrialOptions> TrialOptionsFromFlags(const po::variables_map& vm) {
   trial.threads = vm["threads"].as<int>();
   if (trial.threads < 0) return Status::InvalidArgument("--threads: must be 0 or more");
   if (vm.count("work-dir")) trial.work_dir = vm["work-dir"].as<std::string>();
-  if (vm.count("out")) trial.out_path = vm["out"].as<std::string>();
+  if (vm.count("out")) {
+    trial.out_path = vm["out"].as<std::string>();
+    CS_RETURN_IF_ERROR(CheckSafeOutputPath(trial.out_path, {}).WithPrefix("--out"));
+  }
   trial.stop_after_epoch = vm["stop-after-epoch"].as<int>();
   if (trial.stop_after_epoch < 0) return Status::InvalidArgument("--stop-after-epoch: must be 0 or more");
   trial.verbosity = vm.count("quiet") ? Verbosity::kQuiet : Verbosity::kProgress;

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 
@@ -158,31 +160,116 @@ Result<std::string> ReadFileUpTo(const std::string& path, size_t max_bytes) {
   return content;
 }
 
-Status WriteFileAtomic(const std::string& path, const std::string& content) {
-  std::string temp = path + ".tmp";
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::IoError(temp + ": cannot create (" + ErrnoText() + ")");
+namespace {
+
+// The process umask, read without changing it (umask(2) would, racing other
+// threads that create files). 022 where /proc does not say.
+mode_t CurrentUmask() {
+  auto status = ReadFile("/proc/self/status");
+  if (status.ok()) {
+    size_t at = status->find("\nUmask:");
+    if (at != std::string::npos) return static_cast<mode_t>(std::strtoul(status->c_str() + at + 7, nullptr, 8));
+  }
+  return 022;
+}
+
+// Writes all of `content` to `fd`; false (errno set) on failure.
+bool WriteAll(int fd, const std::string& content) {
   size_t written = 0;
   while (written < content.size()) {
     ssize_t n = ::write(fd, content.data() + written, content.size() - written);
     if (n < 0) {
       if (errno == EINTR) continue;
-      std::string error = ErrnoText();
-      ::close(fd);
-      ::unlink(temp.c_str());
-      return Status::IoError(temp + ": write failed (" + error + ")");
+      return false;
     }
     written += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    std::string error = ErrnoText();
-    ::unlink(temp.c_str());
-    return Status::IoError(temp + ": sync failed (" + error + ")");
+  return true;
+}
+
+// `path` with its trailing slashes removed ("/" stays "/").
+std::string WithoutTrailingSlashes(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
+}
+
+// Writes in place to an existing file that is not a regular one (a device,
+// a FIFO, a tty or pipe behind /dev/stdout). NotFound (nothing done) when
+// `path` turns out to be a regular file once open: the caller replaces it.
+Status WriteInPlace(const std::string& path, const std::string& content) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return Status::IoError(path + ": cannot open for writing (" + ErrnoText() + ")");
+  struct stat info;
+  if (::fstat(fd, &info) == 0 && S_ISREG(info.st_mode)) {
+    ::close(fd);
+    return Status::NotFound(path + ": became a regular file");
   }
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
+  bool written = WriteAll(fd, content);
+  std::string error = ErrnoText();
+  if (::close(fd) != 0 && written) {
+    written = false;
+    error = ErrnoText();
+  }
+  if (!written) return Status::IoError(path + ": write failed (" + error + ")");
+  return Status::Ok();
+}
+
+// Temp file beside `path`, fsync, rename over it.
+Status ReplaceFile(const std::string& path, const std::string& content, mode_t mode) {
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "" : path.substr(0, slash + 1);
+  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  std::string temp = dir + "." + base + ".tmp-XXXXXX";
+  int fd = ::mkostemp(temp.data(), O_CLOEXEC);  // O_EXCL: never follows a planted link.
+  if (fd < 0) return Status::IoError(path + ": cannot create a temp file beside it (" + ErrnoText() + ")");
+  auto fail = [&](const std::string& what) {
     std::string error = ErrnoText();
+    if (fd >= 0) ::close(fd);
     ::unlink(temp.c_str());
-    return Status::IoError(path + ": rename failed (" + error + ")");
+    return Status::IoError(path + ": " + what + " (" + error + ")");
+  };
+  if (::fchmod(fd, mode & ~CurrentUmask() & 07777) != 0) return fail("cannot set the mode");
+  if (!WriteAll(fd, content)) return fail("write failed");
+  if (::fsync(fd) != 0) return fail("sync failed");
+  int closed = ::close(fd);
+  fd = -1;
+  if (closed != 0) return fail("sync failed");
+  if (::rename(temp.c_str(), path.c_str()) != 0) return fail("rename failed");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status WriteFileAtomic(const std::string& path, const std::string& content, mode_t mode) {
+  struct stat info;
+  if (::stat(path.c_str(), &info) == 0 && !S_ISREG(info.st_mode)) {
+    if (S_ISDIR(info.st_mode)) return Status::InvalidArgument(path + ": is a directory, not a file");
+    if (S_ISBLK(info.st_mode)) return Status::InvalidArgument(path + ": is a block device; refusing to write to it");
+    if (S_ISSOCK(info.st_mode)) return Status::InvalidArgument(path + ": is a socket, not a file");
+    Status written = WriteInPlace(path, content);
+    if (written.code() != Status::Code::kNotFound) return written;
+  }
+  return ReplaceFile(path, content, mode);
+}
+
+Status CheckSafeOutputPath(const std::string& path, const std::vector<std::string>& protected_paths) {
+  struct stat target;
+  if (::stat(path.c_str(), &target) != 0) return Status::Ok();  // a new file.
+  for (const std::string& kept : protected_paths) {
+    struct stat info;
+    if (::stat(kept.c_str(), &info) == 0 && info.st_dev == target.st_dev && info.st_ino == target.st_ino) {
+      return Status::InvalidArgument(path + ": is the store " + kept + "; refusing to overwrite it");
+    }
+  }
+  if (!S_ISREG(target.st_mode)) return Status::Ok();  // /dev/null, a FIFO: no header to read.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return Status::Ok();  // unreadable: the write will say why it fails, if it does.
+  static const char kSqliteHeader[16] = {'S', 'Q', 'L', 'i', 't', 'e', ' ', 'f', 'o', 'r', 'm', 'a', 't', ' ', '3', '\0'};
+  char header[16];
+  ssize_t n = ::read(fd, header, sizeof header);
+  ::close(fd);
+  if (n == static_cast<ssize_t>(sizeof header) && std::memcmp(header, kSqliteHeader, sizeof header) == 0) {
+    return Status::InvalidArgument(path + ": is a SQLite database; refusing to overwrite it");
   }
   return Status::Ok();
 }
@@ -217,6 +304,38 @@ Status MakeDirs(const std::string& path) {
         return Status::IoError(partial + ": cannot create directory (" + ErrnoText() + ")");
       }
     }
+  }
+  return Status::Ok();
+}
+
+Status MakePrivateDirs(const std::string& path) {
+  if (path.empty()) return Status::Ok();
+  for (size_t i = 1; i <= path.size(); ++i) {
+    if (i != path.size() && path[i] != '/') continue;
+    std::string partial = path.substr(0, i);
+    if (partial.back() == '/') continue;
+    if (::mkdir(partial.c_str(), 0700) == 0) {
+      if (::chmod(partial.c_str(), 0700) != 0) {  // the umask may have taken owner bits.
+        return Status::IoError(partial + ": cannot set mode 0700 (" + ErrnoText() + ")");
+      }
+    } else if (errno != EEXIST) {
+      return Status::IoError(partial + ": cannot create directory (" + ErrnoText() + ")");
+    }
+  }
+  const std::string dir = WithoutTrailingSlashes(path);
+  struct stat info;
+  if (::lstat(dir.c_str(), &info) != 0) return Status::IoError(dir + ": cannot stat (" + ErrnoText() + ")");
+  if (S_ISLNK(info.st_mode)) return Status::InvalidArgument(dir + ": work dir is a symlink; refusing to use it");
+  if (!S_ISDIR(info.st_mode)) return Status::InvalidArgument(dir + ": work dir is not a directory");
+  if (info.st_uid != ::geteuid()) {
+    return Status::InvalidArgument(dir + ": work dir is owned by uid " + std::to_string(info.st_uid) +
+                                   ", not by this user (uid " + std::to_string(::geteuid()) + "); refusing to use it");
+  }
+  if ((info.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(info.st_mode & 07777));
+    return Status::InvalidArgument(dir + ": work dir is writable by group or others (mode " + mode +
+                                   "); refusing to use it (chmod go-w)");
   }
   return Status::Ok();
 }

@@ -105,7 +105,7 @@ Result<LaunchedTrial> LocalProcessLauncher::Start(const LaunchRequest& request) 
   if (children_.count(request.trial_id)) {
     return Status::Internal("trial " + std::to_string(request.trial_id) + " is already running");
   }
-  CS_RETURN_IF_ERROR(MakeDirs(request.work_dir));
+  CS_RETURN_IF_ERROR(MakePrivateDirs(request.work_dir));
 
   // Everything the child needs is built before fork(): after it, in a
   // process with other threads (the sampler), only async-signal-safe calls.

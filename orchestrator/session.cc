@@ -9,6 +9,7 @@
 #include "carbon/power_source.h"
 #include "carbon/sampler.h"
 #include "common/clock.h"
+#include "common/files.h"
 #include "common/units.h"
 #include "orchestrator/local_process_launcher.h"
 #include "orchestrator/slurm_launcher.h"
@@ -165,6 +166,8 @@ Result<SweepOutcome> RunNewSweep(SweepConfig config, const SessionOptions& optio
     return Status::InvalidArgument("sweep '" + config.name + "' already exists in " + options.db_path +
                                    " (`carbonsweep resume " + config.name + "` continues it)");
   }
+  // The trials' work dirs go under the work root: it must be this user's alone.
+  CS_RETURN_IF_ERROR(MakePrivateDirs(config.work_root));
   auto sweep_id = CreateSweepRecord(**store, config, *space, **strategy, wiring->sampler->Describe(),
                                     *wiring->intensity, RealClock::Get()->NowUnixSeconds());
   if (!sweep_id.ok()) return sweep_id.status();
@@ -225,6 +228,7 @@ Result<SweepOutcome> ResumeSweep(const std::string& name, const ResumeOverrides&
       return outcome;
     }
   }
+  if (!config->work_root.empty()) CS_RETURN_IF_ERROR(MakePrivateDirs(config->work_root));
   auto wiring = Wire(*config, options);
   if (!wiring.ok()) return wiring.status();
   options.progress->Event({{"event", "sweep_resume"}, {"sweep", name}, {"db", options.db_path}},

@@ -364,7 +364,7 @@ Result<LaunchedTrial> SlurmLauncher::Start(const LaunchRequest& request) {
   if (!sbatch_args.ok()) return sbatch_args.status();
   auto script = JobScript(request, *sbatch_args);
   if (!script.ok()) return script.status();
-  CS_RETURN_IF_ERROR(MakeDirs(request.work_dir));
+  CS_RETURN_IF_ERROR(MakePrivateDirs(request.work_dir));
 
   auto job = std::make_unique<Job>();
   job->trial_id = request.trial_id;

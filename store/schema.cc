@@ -192,6 +192,10 @@ Status CheckStoreFile(const std::string& path, const StoreFileInfo& info) {
     return Status::Corruption(path + ": a SQLite database but not a carbonsweep store (application_id " +
                               std::to_string(info.application_id) + "); the file was not modified");
   }
+  if (info.user_version < 0) {
+    return Status::Corruption(path + ": store format version " + std::to_string(info.user_version) +
+                              " is not a version any carbonsweep writes; the file was not modified");
+  }
   if (info.user_version > kSchemaVersion) {
     return Status::Unsupported(path + ": store format version " + std::to_string(info.user_version) +
                                " is newer than this carbonsweep supports (version " +
@@ -209,6 +213,10 @@ Status MigrateToCurrent(SqliteDb& db) {
       // the file since we looked.
       Result<int64_t> version = db.QueryInt("PRAGMA user_version", "reading the format version");
       if (!version.ok()) return version.status();
+      if (*version < 0) {  // changed by another process since CheckStoreFile looked.
+        return Status::Corruption(db.path() + ": store format version " + std::to_string(*version) +
+                                  " is not a version any carbonsweep writes");
+      }
       if (*version >= static_cast<int64_t>(migrations.size())) {
         done = true;
         return Status::Ok();

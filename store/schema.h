@@ -37,7 +37,8 @@ struct StoreFileInfo {
 Result<StoreFileInfo> ReadStoreFileInfo(SqliteDb& db);
 
 // Ok when a file with `info` may be used by this build (possibly after
-// migrating); otherwise Corruption (not ours) or Unsupported (newer).
+// migrating); otherwise Corruption (not ours, or a negative version) or
+// Unsupported (newer).
 Status CheckStoreFile(const std::string& path, const StoreFileInfo& info);
 
 // Brings the file to kSchemaVersion, one transaction per step.

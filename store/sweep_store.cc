@@ -1,11 +1,14 @@
 #include "store/sweep_store.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <ctime>
-#include <filesystem>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <unordered_map>
 
@@ -82,12 +85,43 @@ std::string FormatUtc(double unix_seconds) {
 
 std::string Quoted(const std::string& name) { return "'" + name + "'"; }
 
+constexpr double kUnbounded = std::numeric_limits<double>::max();
+constexpr int kMaxEpoch = 100000;
+
+// `value` as short as it reads back exactly ("0.1", "nan", "-inf").
+std::string FormatNumber(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.15g", value);
+  if (std::isfinite(value) && std::strtod(text, nullptr) != value) std::snprintf(text, sizeof text, "%.17g", value);
+  return text;
+}
+
+// InvalidArgument "<where>: <field> <value> must be ..." when `value` is not
+// finite or lies outside [min, max] (kUnbounded: no limit); Ok otherwise.
+Status CheckField(const std::string& where, const char* field, double value, double min, double max) {
+  if (std::isfinite(value) && value >= min && value <= max) return Status::Ok();
+  std::string rule = "must be finite";
+  if (max != kUnbounded) {
+    rule = "must be in [" + FormatNumber(min) + ", " + FormatNumber(max) + "]";
+  } else if (min != -kUnbounded) {
+    rule += " and at least " + FormatNumber(min);
+  }
+  return Status::InvalidArgument(where + ": " + field + " " + FormatNumber(value) + " " + rule);
+}
+
 // Refuses a file that is not SQLite by its first bytes, before SQLite sees
-// it: then nothing can ever be written to it.
+// it: then nothing can ever be written to it. Only a regular file is read:
+// a FIFO would block the read (and the command) for ever.
 Status CheckSqliteHeader(const std::string& path) {
-  std::error_code error;
-  if (std::filesystem::is_directory(path, error)) {
-    return Status::InvalidArgument(path + ": is a directory, not a carbonsweep store");
+  struct stat info;
+  if (::stat(path.c_str(), &info) != 0) return Status::IoError(path + ": cannot stat the store file");
+  if (S_ISDIR(info.st_mode)) return Status::InvalidArgument(path + ": is a directory, not a carbonsweep store");
+  if (!S_ISREG(info.st_mode)) {
+    std::string kind = "a special file";
+    if (S_ISFIFO(info.st_mode)) kind = "a FIFO";
+    if (S_ISCHR(info.st_mode) || S_ISBLK(info.st_mode)) kind = "a device";
+    if (S_ISSOCK(info.st_mode)) kind = "a socket";
+    return Status::InvalidArgument(path + ": is " + kind + ", not a carbonsweep store (a store is a regular file)");
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::IoError(path + ": cannot read the store file");
@@ -669,6 +703,16 @@ Status SweepStore::SetTrialReservation(int64_t trial_id, double reserved_grams_c
 
 Status SweepStore::RecordEpoch(const EpochRecord& epoch) {
   std::string doing = "recording epoch " + std::to_string(epoch.epoch) + " of trial " + std::to_string(epoch.trial_id);
+  // A trial's events are not trusted: what it reports is checked here. A
+  // diverged trial writes no epoch for the step whose loss was not finite.
+  const std::string where = path_ + ": trial " + std::to_string(epoch.trial_id) + " epoch";
+  CS_RETURN_IF_ERROR(CheckField(where, "epoch", epoch.epoch, 1, kMaxEpoch));
+  CS_RETURN_IF_ERROR(CheckField(where, "train_loss", epoch.train_loss, 0, kUnbounded));
+  CS_RETURN_IF_ERROR(CheckField(where, "val_loss", epoch.val_loss, 0, kUnbounded));
+  CS_RETURN_IF_ERROR(CheckField(where, "val_accuracy", epoch.val_accuracy, 0, 1));
+  CS_RETURN_IF_ERROR(CheckField(where, "seconds", epoch.seconds, 0, kUnbounded));
+  CS_RETURN_IF_ERROR(CheckField(where, "steps", static_cast<double>(epoch.steps), 0, kUnbounded));
+  CS_RETURN_IF_ERROR(CheckField(where, "examples", static_cast<double>(epoch.examples), 0, kUnbounded));
   return impl_->Write(doing, [&](SqliteDb& db) -> Status {
     Result<SqliteStatement> exists = db.Prepare("SELECT 1 FROM trials WHERE id = ?");
     if (!exists.ok()) return exists.status();
@@ -694,6 +738,12 @@ Status SweepStore::FinishTrial(int64_t trial_id, const TrialOutcome& outcome, do
     return Status::InvalidArgument(path_ + ": trial " + std::to_string(trial_id) + " cannot finish as " +
                                    TrialStateName(outcome.state));
   }
+  const std::string where = path_ + ": trial " + std::to_string(trial_id) + " outcome";
+  if (outcome.val_accuracy) CS_RETURN_IF_ERROR(CheckField(where, "val_accuracy", *outcome.val_accuracy, 0, 1));
+  if (outcome.test_accuracy) CS_RETURN_IF_ERROR(CheckField(where, "test_accuracy", *outcome.test_accuracy, 0, 1));
+  CS_RETURN_IF_ERROR(CheckField(where, "seconds", outcome.seconds, 0, kUnbounded));
+  CS_RETURN_IF_ERROR(CheckField(where, "steps", static_cast<double>(outcome.steps), 0, kUnbounded));
+  CS_RETURN_IF_ERROR(CheckField(where, "examples", static_cast<double>(outcome.examples), 0, kUnbounded));
   std::string doing = std::string("recording trial ") + std::to_string(trial_id) + " " + TrialStateName(outcome.state);
   return impl_->Write(doing, [&](SqliteDb& db) -> Status {
     Result<SqliteStatement> stmt = db.Prepare(
@@ -753,10 +803,13 @@ Result<int64_t> SweepStore::AppendPowerSamples(const std::vector<PowerSampleRow>
     if (row.component.empty() || row.method.empty()) {
       return Status::InvalidArgument(where + " has an empty component or method");
     }
-    if (!std::isfinite(row.joules) || row.joules < 0 || !std::isfinite(row.grams_co2e) || row.grams_co2e < 0 ||
-        !std::isfinite(row.interval_seconds) || row.interval_seconds < 0) {
-      return Status::InvalidArgument(where + " has negative or non-finite joules, grams or interval");
-    }
+    CS_RETURN_IF_ERROR(CheckField(where, "joules", row.joules, 0, kUnbounded));
+    CS_RETURN_IF_ERROR(CheckField(where, "watts", row.watts, 0, kUnbounded));
+    CS_RETURN_IF_ERROR(CheckField(where, "grams_co2e", row.grams_co2e, 0, kUnbounded));
+    CS_RETURN_IF_ERROR(CheckField(where, "cpu_seconds", row.cpu_seconds, 0, kUnbounded));
+    CS_RETURN_IF_ERROR(CheckField(where, "interval_seconds", row.interval_seconds, 0, kUnbounded));
+    CS_RETURN_IF_ERROR(CheckField(where, "intensity_g_per_kwh", row.intensity_g_per_kwh, 0, kUnbounded));
+    CS_RETURN_IF_ERROR(CheckField(where, "unix_seconds", row.unix_seconds, -kUnbounded, kUnbounded));
   }
   if (rows.empty()) return int64_t{0};
   int64_t inserted = 0;

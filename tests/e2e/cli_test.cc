@@ -2,6 +2,7 @@
 // Ctrl-C and resume, failing trials, a tiny budget — with real trials on the
 // small fortunes task.
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -65,6 +66,26 @@ TEST_CASE("a budget is required, positive and has a known unit; nothing is writt
   std::string output;
   CHECK(RunCarbonsweep({"resume", "nope", "--db", db}, &output) == 2);
   CHECK(RunCarbonsweep({"status", "--db", db}, &output) == 2);
+}
+
+TEST_CASE("a work root others may write to is refused before the sweep exists; a --db FIFO is refused at once") {
+  TempDir dir;
+  std::string db = dir.File("sweeps.db");
+  std::string shared = dir.File("shared");
+  REQUIRE(::mkdir(shared.c_str(), 0700) == 0);
+  REQUIRE(::chmod(shared.c_str(), 0777) == 0);
+  std::string output;
+  int code = RunCarbonsweep(Concat({"run", "--name", "x", "--db", db, "--budget", "1kg", "--work-root", shared},
+                                   SmallSweepFlags(dir.path())),
+                            &output);
+  CHECK_MESSAGE(code == 2, output);
+  CHECK_MESSAGE(output.find(shared + ": work dir is writable by group or others") != std::string::npos, output);
+  CHECK(!SweepExists(db, "x"));  // no sweep, no trial, no gram spent.
+
+  std::string fifo = dir.File("store.fifo");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK(RunCarbonsweep({"status", "--db", fifo}, &output) == 2);  // it used to wait for a writer for ever.
+  CHECK_MESSAGE(output.find(fifo + ": is a FIFO") != std::string::npos, output);
 }
 
 TEST_CASE("a live sweep is refused to a second orchestrator; Ctrl-C interrupts it; resume finishes it") {

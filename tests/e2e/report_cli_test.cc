@@ -154,6 +154,32 @@ TEST_CASE("a sweep on a user's file with its own column names reads the split it
   CHECK(RunCarbonsweep({"compare", "mine", "reshuffled", "--db", db}, &output) == 2);
 }
 
+TEST_CASE("an --out that is the store or another SQLite file is refused, and the store is kept") {
+  TempDir dir;
+  const std::string db = dir.File("runs.db");
+  REQUIRE(SweepStore::Open(db, StoreOptions{}).ok());  // an empty store is enough: the check comes first.
+  const std::string other_db = dir.File("other.db");
+  REQUIRE(SweepStore::Open(other_db, StoreOptions{}).ok());
+  const std::string before = Read(db);
+  std::string output;
+
+  CHECK(RunCarbonsweep({"report", "any", "--db", db, "--format", "csv", "--out", db}, &output) == 2);
+  CHECK_MESSAGE(output.find("--out: " + db + ": is the store") != std::string::npos, output);
+  CHECK_MESSAGE(CountLines(output) == 1, output);
+  // The same file by another spelling.
+  CHECK(RunCarbonsweep({"report", "any", "--db", db, "--out", dir.path() + "/./runs.db"}, &output) == 2);
+  CHECK(RunCarbonsweep({"report", "any", "--db", db, "--out", other_db}, &output) == 2);
+  CHECK_MESSAGE(output.find(other_db + ": is a SQLite database") != std::string::npos, output);
+  CHECK(RunCarbonsweep({"compare", "a", "b", "--db", db, "--html", db}, &output) == 2);
+  CHECK_MESSAGE(output.find("--html: " + db) != std::string::npos, output);
+  CHECK(RunCarbonsweep({"baseline", "--task", "fortunes", "--db", db, "--out", db}, &output) == 2);
+  CHECK_MESSAGE(output.find("--out: " + db) != std::string::npos, output);
+  CHECK(RunCarbonsweep({"trial", "--out", other_db}, &output) == 2);
+  CHECK_MESSAGE(output.find("--out: " + other_db + ": is a SQLite database") != std::string::npos, output);
+  CHECK(Read(db) == before);
+  CHECK(Read(other_db).rfind(std::string("SQLite format 3\0", 16), 0) == 0);
+}
+
 TEST_CASE("estimate measures a short calibration trial on this machine when nothing was measured before") {
   TempDir dir;
   std::string output;

@@ -1,6 +1,7 @@
 // LocalProcessLauncher against real child processes: small shell scripts
 // stand in for `carbonsweep trial`, so these tests need no libtorch.
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 
 #include <csignal>
 #include <cstdlib>
@@ -138,6 +139,32 @@ TEST_CASE("a kill stops a trial at once and its CPU time is reported") {
   REQUIRE(FindExit(rest, 1) != nullptr);
   CHECK(FindExit(rest, 1)->exit.signal == SIGKILL);
   CHECK(FindExit(rest, 1)->exit.cpu_seconds > 0);  // wait4 rusage of a busy loop.
+}
+
+TEST_CASE("a trial's work dir is made 0700 whatever the umask; one others may write to is refused") {
+  testing::TempDir dir;
+  LocalProcessLauncher launcher = ShellLauncher();
+  const mode_t old_umask = ::umask(0);
+  LaunchRequest request = ShellRequest(1, "exit 0", dir);
+  request.work_dir = dir.File("work/trial-1");
+  auto started = launcher.Start(request);
+  ::umask(old_umask);
+  REQUIRE(started.ok());
+  WaitForAll(launcher);
+  struct stat info;
+  REQUIRE(::stat(request.work_dir.c_str(), &info) == 0);
+  CHECK((info.st_mode & 07777) == 0700);
+  REQUIRE(::stat(dir.File("work").c_str(), &info) == 0);
+  CHECK((info.st_mode & 07777) == 0700);
+
+  // A planted dir anyone may write to: nothing is started in it.
+  LaunchRequest planted = ShellRequest(2, "touch ran", dir);
+  REQUIRE(::mkdir(planted.work_dir.c_str(), 0700) == 0);
+  REQUIRE(::chmod(planted.work_dir.c_str(), 0777) == 0);
+  auto refused = launcher.Start(planted);
+  CHECK(refused.status().code() == Status::Code::kInvalidArgument);
+  CHECK(refused.status().message().find(planted.work_dir) != std::string::npos);
+  CHECK(launcher.Running() == 0);
 }
 
 TEST_CASE("stderr is also kept in the trial's work dir") {

@@ -7,8 +7,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "common/files.h"
 #include "store/sweep_store.h"
@@ -197,6 +199,43 @@ TEST_CASE("a store from a newer carbonsweep is refused with both versions named"
   CHECK(Mentions(store.status(), "version 9"));
   CHECK(Mentions(store.status(), "version " + std::to_string(kSchemaVersion)));
   CHECK(OneLine(store.status()));
+}
+
+TEST_CASE("a store with a negative format version is refused, not migrated") {
+  testing::TempDir dir;
+  std::string path = dir.File("carbonsweep.db");
+  {
+    auto store = OpenOrDie(path);
+    CreateOrDie(*store, MakeSweep("a"));
+  }
+  RawExec(path, "PRAGMA user_version = -1");
+  for (bool read_only : {false, true}) {
+    StoreOptions options;
+    options.read_only = read_only;
+    Result<std::unique_ptr<SweepStore>> store = SweepStore::Open(path, options);
+    CHECK(store.status().code() == Status::Code::kCorruption);
+    CHECK(Mentions(store.status(), path));
+    CHECK(Mentions(store.status(), "version -1"));
+    CHECK(OneLine(store.status()));
+  }
+}
+
+TEST_CASE("a --db that is a FIFO or a device is refused at once, not opened") {
+  testing::TempDir dir;
+  std::string fifo = dir.File("store.fifo");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  // Opening the FIFO for reading would block for ever: the check must come first.
+  Result<std::unique_ptr<SweepStore>> store = SweepStore::Open(fifo, {});
+  CHECK(store.status().code() == Status::Code::kInvalidArgument);
+  CHECK(Mentions(store.status(), fifo));
+  CHECK(Mentions(store.status(), "FIFO"));
+  StoreOptions read_only;
+  read_only.read_only = true;
+  read_only.create_if_missing = false;
+  CHECK(SweepStore::Open(fifo, read_only).status().code() == Status::Code::kInvalidArgument);
+  Result<std::unique_ptr<SweepStore>> device = SweepStore::Open("/dev/null", read_only);
+  CHECK(device.status().code() == Status::Code::kInvalidArgument);
+  CHECK(Mentions(device.status(), "/dev/null: is a device"));
 }
 
 TEST_CASE("a file that is not SQLite is reported as corrupt and left byte-identical") {
@@ -459,6 +498,106 @@ TEST_CASE("recording the same epoch twice keeps one row with the latest figures"
   CHECK(store->ListSweepEpochs(sweep_id)->size() == 2);
   epoch.trial_id = 999;
   CHECK(store->RecordEpoch(epoch).code() == Status::Code::kNotFound);
+}
+
+TEST_CASE("an epoch a trial could not have had is refused by field and value, and nothing is written") {
+  testing::TempDir dir;
+  auto store = OpenOrDie(dir.File("carbonsweep.db"));
+  int64_t sweep_id = CreateOrDie(*store, MakeSweep("a"));
+  int64_t trial_id = InsertOrDie(*store, sweep_id, 0);
+  const EpochRecord good{trial_id, 1, 0.61, 0.52, 0.74, 31.2, 125, 4000, kT0};
+  const double nan = std::nan("");
+  const double inf = HUGE_VAL;
+  struct Bad {
+    const char* field;
+    std::function<void(EpochRecord&)> spoil;
+  };
+  const std::vector<Bad> bad = {
+      {"epoch 0", [](EpochRecord& e) { e.epoch = 0; }},
+      {"epoch -3", [](EpochRecord& e) { e.epoch = -3; }},
+      {"epoch 100001", [](EpochRecord& e) { e.epoch = 100001; }},
+      {"val_accuracy 1.5", [](EpochRecord& e) { e.val_accuracy = 1.5; }},
+      {"val_accuracy -0.25", [](EpochRecord& e) { e.val_accuracy = -0.25; }},
+      {"val_accuracy nan", [&](EpochRecord& e) { e.val_accuracy = nan; }},
+      {"train_loss -1", [](EpochRecord& e) { e.train_loss = -1; }},
+      {"train_loss nan", [&](EpochRecord& e) { e.train_loss = nan; }},
+      {"val_loss inf", [&](EpochRecord& e) { e.val_loss = inf; }},
+      {"seconds -2", [](EpochRecord& e) { e.seconds = -2; }},
+      {"seconds nan", [&](EpochRecord& e) { e.seconds = nan; }},
+      {"steps -1", [](EpochRecord& e) { e.steps = -1; }},
+      {"examples -5", [](EpochRecord& e) { e.examples = -5; }},
+  };
+  for (const Bad& one : bad) {
+    EpochRecord epoch = good;
+    one.spoil(epoch);
+    Status refused = store->RecordEpoch(epoch);
+    INFO(one.field, " -> ", refused.message());
+    CHECK(refused.code() == Status::Code::kInvalidArgument);
+    CHECK(Mentions(refused, one.field));
+    CHECK(OneLine(refused));
+  }
+  CHECK(store->ListEpochs(trial_id)->empty());
+  // The edges are allowed: the last epoch, a zero loss, a perfect score.
+  EpochRecord edge = good;
+  edge.epoch = 100000;
+  edge.train_loss = 0;
+  edge.val_accuracy = 1;
+  CHECK(store->RecordEpoch(edge).ok());
+}
+
+TEST_CASE("an outcome with an accuracy outside [0, 1] is refused and the trial stays as it was") {
+  testing::TempDir dir;
+  auto store = OpenOrDie(dir.File("carbonsweep.db"));
+  int64_t sweep_id = CreateOrDie(*store, MakeSweep("a"));
+  int64_t trial_id = InsertOrDie(*store, sweep_id, 0);
+  TrialOutcome outcome;
+  outcome.val_accuracy = 1.01;
+  Status refused = store->FinishTrial(trial_id, outcome, kT0);
+  CHECK(refused.code() == Status::Code::kInvalidArgument);
+  CHECK(Mentions(refused, "val_accuracy 1.01"));
+  outcome.val_accuracy = 0.8;
+  outcome.test_accuracy = std::nan("");
+  CHECK(Mentions(store->FinishTrial(trial_id, outcome, kT0), "test_accuracy nan"));
+  outcome.test_accuracy = 0.7;
+  outcome.seconds = -1;
+  CHECK(Mentions(store->FinishTrial(trial_id, outcome, kT0), "seconds -1"));
+  CHECK(store->GetTrial(trial_id)->state == TrialState::kReserved);
+  outcome.seconds = 10;
+  CHECK(store->FinishTrial(trial_id, outcome, kT0).ok());
+  CHECK(store->GetTrial(trial_id)->state == TrialState::kFinished);
+}
+
+TEST_CASE("a power sample with a negative or non-finite figure is refused by field, and the batch with it") {
+  testing::TempDir dir;
+  auto store = OpenOrDie(dir.File("carbonsweep.db"));
+  int64_t sweep_id = CreateOrDie(*store, MakeSweep("a"));
+  int64_t trial_id = InsertOrDie(*store, sweep_id, 0);
+  const PowerSampleRow good = Sample(sweep_id, trial_id, kT0 + 1, "cpu", 10, 0.001);
+  struct Bad {
+    const char* field;
+    std::function<void(PowerSampleRow&)> spoil;
+  };
+  const std::vector<Bad> bad = {
+      {"joules -1", [](PowerSampleRow& r) { r.joules = -1; }},
+      {"joules nan", [](PowerSampleRow& r) { r.joules = std::nan(""); }},
+      {"watts -3", [](PowerSampleRow& r) { r.watts = -3; }},
+      {"watts inf", [](PowerSampleRow& r) { r.watts = HUGE_VAL; }},
+      {"grams_co2e -0.5", [](PowerSampleRow& r) { r.grams_co2e = -0.5; }},
+      {"cpu_seconds -2", [](PowerSampleRow& r) { r.cpu_seconds = -2; }},
+      {"cpu_seconds nan", [](PowerSampleRow& r) { r.cpu_seconds = std::nan(""); }},
+      {"interval_seconds -1", [](PowerSampleRow& r) { r.interval_seconds = -1; }},
+      {"interval_seconds inf", [](PowerSampleRow& r) { r.interval_seconds = HUGE_VAL; }},
+  };
+  for (const Bad& one : bad) {
+    PowerSampleRow row = good;
+    one.spoil(row);
+    Result<int64_t> refused = store->AppendPowerSamples({good, row});  // the good row is not written either.
+    INFO(one.field, " -> ", refused.status().message());
+    CHECK(refused.status().code() == Status::Code::kInvalidArgument);
+    CHECK(Mentions(refused.status(), one.field));
+  }
+  CHECK(store->ListPowerSamples(sweep_id)->empty());
+  CHECK(store->AppendPowerSamples({good}).value() == 1);
 }
 
 TEST_CASE("the energy ledger sums samples per trial, component and method, once each") {
