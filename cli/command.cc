@@ -5,6 +5,8 @@
 #include <fstream>
 #include <iostream>
 
+#include "common/text.h"
+
 namespace cs {
 
 namespace po = boost::program_options;
@@ -54,7 +56,8 @@ std::string SuggestName(const std::string& name, const std::vector<std::string>&
 }
 
 int ReportError(const std::string& command, ExitCode code, const std::string& message) {
-  std::cerr << "carbonsweep" << (command.empty() ? "" : " " + command) << ": error: " << message << "\n";
+  // User data (names, file contents, flag values) reaches this line: escaped so it cannot drive the terminal.
+  std::cerr << "carbonsweep" << (command.empty() ? "" : " " + command) << ": error: " << EscapeForTerminal(message) << "\n";
   return static_cast<int>(code);
 }
 

@@ -99,13 +99,11 @@ class Sha256 {
 
 }  // namespace
 
-Result<std::string> ReadFile(const std::string& path) {
-  // One read into a pre-sized string: the 64 MB IMDB file is read per trial.
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::NotFound(path + ": cannot open (" + ErrnoText() + ")");
-  struct stat info;
-  std::string content;
-  if (::fstat(fd, &info) == 0 && info.st_size > 0) content.reserve(static_cast<size_t>(info.st_size));
+namespace {
+
+// Reads `fd` to its end into `content`, stopping with InvalidArgument once
+// more than `max_bytes` came; closes `fd`.
+Status ReadAllAndClose(int fd, const std::string& path, size_t max_bytes, std::string* content) {
   char buffer[1 << 16];
   while (true) {
     ssize_t n = ::read(fd, buffer, sizeof buffer);
@@ -116,9 +114,46 @@ Result<std::string> ReadFile(const std::string& path) {
       return Status::IoError(path + ": read failed (" + error + ")");
     }
     if (n == 0) break;
-    content.append(buffer, static_cast<size_t>(n));
+    content->append(buffer, static_cast<size_t>(n));
+    if (content->size() > max_bytes) {
+      ::close(fd);
+      return Status::InvalidArgument(path + ": larger than " + std::to_string(max_bytes) + " bytes");
+    }
   }
   ::close(fd);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::string> ReadFile(const std::string& path) {
+  // One read into a pre-sized string: the 64 MB IMDB file is read per trial.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::NotFound(path + ": cannot open (" + ErrnoText() + ")");
+  struct stat info;
+  std::string content;
+  if (::fstat(fd, &info) == 0 && info.st_size > 0) content.reserve(static_cast<size_t>(info.st_size));
+  CS_RETURN_IF_ERROR(ReadAllAndClose(fd, path, content.max_size(), &content));
+  return content;
+}
+
+Result<std::string> ReadUserFile(const std::string& path, size_t max_bytes) {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return Status::NotFound(path + ": cannot open (" + ErrnoText() + ")");
+  struct stat info;
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    return Status::InvalidArgument(path + ": not a regular file");
+  }
+  if (static_cast<uint64_t>(info.st_size) > max_bytes) {
+    ::close(fd);
+    return Status::InvalidArgument(path + ": " + std::to_string(info.st_size) + " bytes, more than the " +
+                                   std::to_string(max_bytes) + " allowed");
+  }
+  std::string content;
+  content.reserve(static_cast<size_t>(info.st_size));
+  CS_RETURN_IF_ERROR(ReadAllAndClose(fd, path, max_bytes, &content));  // a file that grows while read stops here.
   return content;
 }
 

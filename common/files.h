@@ -10,6 +10,11 @@
 namespace cs {
 
 Result<std::string> ReadFile(const std::string& path);
+// A file the user named (a config, a search space, an intensity series):
+// refused with InvalidArgument naming the path unless it is a regular file
+// (not a device, FIFO or directory: /dev/zero never ends) of at most
+// `max_bytes`; NotFound when it cannot be opened.
+Result<std::string> ReadUserFile(const std::string& path, size_t max_bytes);
 // Writes `content` to `path` through `path.tmp` and rename(2).
 Status WriteFileAtomic(const std::string& path, const std::string& content);
 // Lower-case hex sha256 of the file's bytes.

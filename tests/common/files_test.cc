@@ -1,3 +1,5 @@
+#include <sys/stat.h>
+
 #include <doctest/doctest.h>
 
 #include "common/files.h"
@@ -26,6 +28,21 @@ TEST_CASE("missing files are reported by name") {
   auto result = ReadFile("/nonexistent/file.txt");
   CHECK(result.status().code() == Status::Code::kNotFound);
   CHECK(result.status().message().find("/nonexistent/file.txt") != std::string::npos);
+}
+
+TEST_CASE("a file the user names must be a regular file under the size cap") {
+  testing::TempDir dir;
+  std::string small = dir.Write("small.ini", "budget = 5g\n");
+  CHECK(ReadUserFile(small, 1024).value() == "budget = 5g\n");
+  auto too_big = ReadUserFile(small, 4);
+  CHECK(too_big.status().code() == Status::Code::kInvalidArgument);
+  CHECK(too_big.status().message().find(small) != std::string::npos);
+  // /dev/zero never ends and a FIFO would block: both are refused at once.
+  CHECK(ReadUserFile("/dev/zero", 1 << 20).status().message() == "/dev/zero: not a regular file");
+  std::string fifo = dir.File("fifo");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK(ReadUserFile(fifo, 1 << 20).status().message() == fifo + ": not a regular file");
+  CHECK(ReadUserFile(dir.path(), 1 << 20).status().code() == Status::Code::kInvalidArgument);
 }
 
 }  // namespace cs
