@@ -175,9 +175,7 @@ Status ValidateSweepConfig(const SweepConfig& config) {
   if (config.max_trials && *config.max_trials < 1) {
     return Status::InvalidArgument("--trials " + std::to_string(*config.max_trials) + ": must be at least 1");
   }
-  if (!(config.carbon.sample_interval_seconds > 0) || config.carbon.sample_interval_seconds > 3600) {
-    return Status::InvalidArgument("--sample-interval: must be in (0 s, 1 h]");
-  }
+  CS_RETURN_IF_ERROR(CheckSampleInterval(config.carbon.sample_interval_seconds));
   CS_RETURN_IF_ERROR(ValidateCarbonNumbers(config));
   if (config.halving) {
     std::string invalid = AshaScheduler(config.asha).Validate();
