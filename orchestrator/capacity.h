@@ -1,0 +1,36 @@
+// How many trials this machine can run at once: the cores this process may
+// run on and the memory available now, and the check `run` and `resume`
+// make before a local sweep starts, so --parallel 64 on a laptop is refused
+// instead of thrashing (and billing the budget for it). Pure check, separate
+// reading, so tests script machines. Any thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "common/status.h"
+
+namespace cs {
+
+struct MachineCapacity {
+  int cores = 1;                           // sched_getaffinity (else hardware_concurrency), at least 1.
+  std::optional<int64_t> available_bytes;  // /proc/meminfo MemAvailable; nullopt when unreadable.
+};
+
+// Resident memory one local trial needs, estimated from the largest default
+// task: `carbonsweep trial` on imdb (the 64 MB file, its 4,000+ examples
+// tokenized, libtorch and the 2-layer backbone with AdamW state) peaked near
+// 0.5 GB; doubled for headroom (larger --train-size, wider spaces).
+constexpr int64_t kTrialBytesEstimate = int64_t{1} << 30;
+
+// The capacity of this machine for this process, read now.
+MachineCapacity ThisMachine();
+
+// InvalidArgument naming --parallel, the limit and where it comes from when
+// `parallel` trials would not fit: more trials than cores (each trial needs
+// at least one: more only time-slice them, longer and no cheaper), or more
+// than MemAvailable / `trial_bytes` (the machine would swap or kill trials).
+// An unreadable MemAvailable skips the memory check.
+Status CheckParallelFits(int parallel, const MachineCapacity& machine, int64_t trial_bytes = kTrialBytesEstimate);
+
+}  // namespace cs
