@@ -17,10 +17,11 @@ struct MachineCapacity {
   std::optional<int64_t> available_bytes;  // /proc/meminfo MemAvailable; nullopt when unreadable.
 };
 
-// Resident memory one local trial needs, estimated from the largest default
-// task: `carbonsweep trial` on imdb (the 64 MB file, its 4,000+ examples
-// tokenized, libtorch and the 2-layer backbone with AdamW state) peaked near
-// 0.5 GB; doubled for headroom (larger --train-size, wider spaces).
+// Resident memory one local trial needs, estimated: `carbonsweep trial
+// --task imdb --train-size 256` (the 64 MB file read whole, libtorch, the
+// bundled backbone with AdamW state, 1 epoch, 1 thread) peaked at 514 MiB
+// (/usr/bin/time -v, Dec 2026); doubled for headroom (the default 4,000
+// examples, larger --train-size, wider spaces).
 constexpr int64_t kTrialBytesEstimate = int64_t{1} << 30;
 
 // The capacity of this machine for this process, read now.
