@@ -96,10 +96,9 @@ TEST_CASE("bad numbers, names and files on the command line: exit 2, one line na
   };
   for (const Case& c : cases) {
     std::string output;
-    int code = RunCarbonsweep(Concat(Concat({"run", "--db", db, "--budget", "1kg", "--trials", "1", "--name", "x"},
-                                            SmallSweepFlags(dir.path())),
-                                     c.flags),
-                              &output);
+    std::vector<std::string> run = {"run", "--db", db, "--budget", "1kg", "--trials", "1"};
+    if (c.flags[0] != "--name") run = Concat(run, {"--name", "x"});
+    int code = RunCarbonsweep(Concat(Concat(run, SmallSweepFlags(dir.path())), c.flags), &output);
     CHECK_MESSAGE(code == 2, c.flags[0] << ": " << output);
     CHECK_MESSAGE(output.find(c.message) != std::string::npos, output);
     CHECK(output.find('\n') == output.size() - 1);  // one line.
