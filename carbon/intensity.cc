@@ -9,6 +9,7 @@
 
 #include "carbon/text_util.h"
 #include "common/files.h"
+#include "common/text.h"
 
 namespace cs {
 namespace {
@@ -28,10 +29,36 @@ std::string FormatStep(double seconds) {
   return std::to_string(static_cast<long>(seconds)) + "s";
 }
 
+// Caps on an intensity file, checked before any parsing: std::regex
+// recurses per character and overflows the stack on a field of some 50,000.
+constexpr size_t kMaxSeriesFileBytes = 32 << 20;  // a decade of hourly rows with every export column.
+constexpr size_t kMaxSeriesLineBytes = 4096;
+constexpr size_t kMaxSeriesFieldBytes = 256;
+constexpr size_t kMaxTimestampBytes = 64;
+
+// InvalidArgument naming the first line of `text` longer than the cap.
+Status CheckLineLengths(const std::string& text, const std::string& name) {
+  size_t start = 0;
+  for (int line = 1; start < text.size(); ++line) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    if (end - start > kMaxSeriesLineBytes) {
+      return Status::InvalidArgument(name + ":" + std::to_string(line) + ": line longer than " +
+                                     std::to_string(kMaxSeriesLineBytes) + " bytes");
+    }
+    start = end + 1;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<double> ParseTimestamp(const std::string& text) {
   std::string trimmed = Trim(text);
+  if (trimmed.size() > kMaxTimestampBytes) {
+    return Status::InvalidArgument("a timestamp of " + std::to_string(trimmed.size()) + " bytes (at most " +
+                                   std::to_string(kMaxTimestampBytes) + ")");
+  }
   if (!trimmed.empty() && trimmed.find('-', 1) == std::string::npos) {
     auto seconds = ParseDouble(trimmed);
     if (seconds.ok()) return *seconds;
@@ -86,15 +113,25 @@ nlohmann::json ConstantIntensity::Describe() const {
 }
 
 Result<std::unique_ptr<SeriesIntensity>> SeriesIntensity::Load(const std::string& path) {
-  auto text = ReadFile(path);
+  auto text = ReadFileUpTo(path, kMaxSeriesFileBytes);
   if (!text.ok()) return text.status();
   return Parse(*text, path);
 }
 
 Result<std::unique_ptr<SeriesIntensity>> SeriesIntensity::Parse(const std::string& text, const std::string& name) {
+  const std::string content = StripBom(text);
+  CS_RETURN_IF_ERROR(CheckLineLengths(content, name));
   std::vector<int> lines;
-  auto rows = ParseCsv(StripBom(text), &lines);
+  auto rows = ParseCsv(content, &lines);
   if (rows.empty()) return Status::InvalidArgument(name + ": empty intensity series");
+  for (size_t r = 0; r < rows.size(); ++r) {
+    for (const std::string& cell : rows[r]) {
+      if (cell.size() > kMaxSeriesFieldBytes) {
+        return Status::InvalidArgument(name + ":" + std::to_string(lines[r]) + ": a field longer than " +
+                                       std::to_string(kMaxSeriesFieldBytes) + " bytes");
+      }
+    }
+  }
   size_t time_column = 0, value_column = 1, first_data = 0;
   std::string column_name = "column 2";
   std::vector<std::string> header;
@@ -193,8 +230,15 @@ nlohmann::json SeriesIntensity::Describe() const {
                 " gCO2e/kWh) is assumed"}}};
 }
 
+Status CheckIntensity(double grams_per_kwh) {
+  if (grams_per_kwh >= 0 && grams_per_kwh <= kMaxGramsPerKwh) return Status::Ok();  // false for NaN.
+  return Status::InvalidArgument("--intensity " + FormatNumber(grams_per_kwh) + ": must be in [0, " +
+                                 FormatNumber(kMaxGramsPerKwh) + "] gCO2e/kWh");
+}
+
 Result<std::shared_ptr<const IntensityProvider>> MakeIntensityProvider(const IntensityOptions& options) {
-  int given = !options.region.empty() + (options.grams_per_kwh >= 0) + !options.intensity_file.empty();
+  const bool intensity_given = options.grams_per_kwh != -1;  // NaN or -5 is an error below, never "unset".
+  int given = !options.region.empty() + intensity_given + !options.intensity_file.empty();
   if (given > 1) {
     return Status::InvalidArgument("give only one of --region, --intensity and --intensity-file");
   }
@@ -203,11 +247,8 @@ Result<std::shared_ptr<const IntensityProvider>> MakeIntensityProvider(const Int
     if (!region.ok()) return region.status();
     return std::shared_ptr<const IntensityProvider>(std::make_shared<ConstantIntensity>(*region, false));
   }
-  if (options.grams_per_kwh >= 0) {
-    if (!std::isfinite(options.grams_per_kwh) || options.grams_per_kwh > 5000) {
-      return Status::InvalidArgument("--intensity: " + std::to_string(options.grams_per_kwh) +
-                                     " gCO2e/kWh is outside 0..5000");
-    }
+  if (intensity_given) {
+    CS_RETURN_IF_ERROR(CheckIntensity(options.grams_per_kwh));
     RegionInfo user{"user", "user-set", "user"};
     user.grams_per_kwh = options.grams_per_kwh;
     user.source = "--intensity";

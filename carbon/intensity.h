@@ -98,10 +98,17 @@ class SeriesIntensity : public IntensityProvider {
   std::string column_;
 };
 
+// The highest grid intensity accepted, gCO2e/kWh: the dirtiest grids on
+// record stay near 1,100, lignite plants near 1,200.
+constexpr double kMaxGramsPerKwh = 2000;
+// The one check of a user-given intensity: finite, in [0, kMaxGramsPerKwh];
+// InvalidArgument naming --intensity and the value otherwise.
+Status CheckIntensity(double grams_per_kwh);
+
 // What the user asked for; at most one of the three may be set.
 struct IntensityOptions {
   std::string region;          // --region.
-  double grams_per_kwh = -1;   // --intensity; >= 0 when set.
+  double grams_per_kwh = -1;   // --intensity; -1 = unset, anything else must pass CheckIntensity.
   std::string intensity_file;  // --intensity-file.
 };
 // The provider for `options`: a region, a constant, a series, or the

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/text.h"
+
 namespace cs {
 
 const char* ComponentName(Component component) {
@@ -85,15 +87,23 @@ Result<std::vector<int>> ParseCudaVisibleDevices(const std::string& value) {
   return indices;
 }
 
+Status CheckPue(double pue) {
+  if (pue >= 1 && pue <= 5) return Status::Ok();  // false for NaN.
+  return Status::InvalidArgument("--pue " + FormatNumber(pue) +
+                                 ": must be in [1, 5] (a data centre's power usage effectiveness; 1 = none)");
+}
+
+Status CheckCpuWatts(double watts) {
+  if (watts > 0 && watts <= 5000) return Status::Ok();  // false for NaN.
+  return Status::InvalidArgument("--cpu-watts " + FormatNumber(watts) +
+                                 ": must be in (0, 5000] W (the whole CPU at full load)");
+}
+
 namespace {
 
 Status CheckOptions(const MeterOptions& options) {
-  if (!(options.pue >= 1.0)) {
-    return Status::InvalidArgument("pue: " + std::to_string(options.pue) + " is below 1 (a PUE is at least 1.0)");
-  }
-  if (options.cpu_watts == 0 || options.cpu_watts < -1) {
-    return Status::InvalidArgument("cpu watts: must be positive");
-  }
+  CS_RETURN_IF_ERROR(CheckPue(options.pue));
+  if (options.cpu_watts != -1) CS_RETURN_IF_ERROR(CheckCpuWatts(options.cpu_watts));
   if (options.ram_rule == RamRule::kUserSet && !(options.ram_watts >= 0)) {
     return Status::InvalidArgument("ram watts: must be set (>= 0) with the user-set RAM rule");
   }

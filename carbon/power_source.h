@@ -71,7 +71,7 @@ struct MeterOptions {
   // NVML device indices to meter; empty = parse CUDA_VISIBLE_DEVICES (unset = all devices).
   std::vector<int> gpu_indices;
   bool use_rapl = true;   // false forces the CPU-time model even where RAPL is readable.
-  double cpu_watts = -1;  // > 0: the whole CPU draws this at full load (method user-set).
+  double cpu_watts = -1;  // -1 = the model; else the whole CPU at full load (method user-set), see CheckCpuWatts.
   std::string cpu_model;  // "" = read "model name" from <proc_root>/cpuinfo.
   RamRule ram_rule = RamRule::kDimmV3;
   double ram_watts = -1;  // with RamRule::kUserSet: constant RAM watts for the machine.
@@ -183,6 +183,13 @@ struct PowerSetup {
   MachineInfo machine;
   std::vector<std::string> notes;  // one line per method: found, or why not.
 };
+// The one check of a power usage effectiveness: finite, in [1, 5]. Every
+// command and module that takes a PUE calls it; InvalidArgument naming --pue
+// and the value otherwise.
+Status CheckPue(double pue);
+// A user-set whole-CPU power at full load: finite, in (0, 5000] W.
+Status CheckCpuWatts(double watts);
+
 // Probes RAPL, NVML, hwmon and /proc under `options`. Fails only when /proc
 // itself cannot be read or an option is invalid (pue < 1, negative watts).
 Result<PowerSetup> DetectPowerSources(const MeterOptions& options);

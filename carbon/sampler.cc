@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <tuple>
 
+#include "common/text.h"
+
 namespace cs {
 namespace {
 
@@ -21,6 +23,11 @@ const char* IdleShareName(IdleShare share) {
 }
 
 }  // namespace
+
+Status CheckSampleInterval(double seconds) {
+  if (seconds > 0 && seconds <= 3600) return Status::Ok();  // false for NaN.
+  return Status::InvalidArgument("--sample-interval " + FormatNumber(seconds) + ": must be in (0 s, 1 h]");
+}
 
 PowerSampler::PowerSampler(PowerSetup setup, std::shared_ptr<const IntensityProvider> intensity,
                            SamplerOptions options)

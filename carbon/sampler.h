@@ -53,6 +53,10 @@ struct EnergySample {
   double cpu_seconds = 0;       // the trial's CPU seconds in the interval (on each of its samples); 0 unattributed.
 };
 
+// The one check of a sampling interval: finite, in (0, 3600] seconds;
+// InvalidArgument naming --sample-interval and the value otherwise.
+Status CheckSampleInterval(double seconds);
+
 struct SamplerOptions {
   double interval_seconds = 1.0;  // between two readings; > 0.
   Clock* clock = nullptr;         // nullptr = RealClock::Get(). Not owned.

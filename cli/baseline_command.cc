@@ -4,6 +4,7 @@
 // `report` show it as the reference row of sweeps on the same data.
 #include <iostream>
 
+#include "cli/carbon_flags.h"
 #include "cli/command.h"
 #include "cli/self_meter.h"
 #include "cli/task_flags.h"
@@ -47,10 +48,8 @@ int RunBaselineCommand(const std::vector<std::string>& args) {
       ("no-bigrams", "unigram features only")
       ("threads", po::value<int>()->default_value(0), "threads (0 = every core)")
       ("out", po::value<std::string>(), "write the result JSON here")
-      ("db", po::value<std::string>(), "also record it in this store (the reference row of `compare` and `report`)")
-      ("region", po::value<std::string>()->default_value(""), "grid region for the CO2, e.g. FR")
-      ("intensity", po::value<double>(), "grid intensity in gCO2e/kWh")
-      ("pue", po::value<double>()->default_value(1.0), "data-centre power usage effectiveness");
+      ("db", po::value<std::string>(), "also record it in this store (the reference row of `compare` and `report`)");
+  AddCarbonFlags(&options, kGridFlags);
   AddTaskFlags(&options);
   po::variables_map vm;
   int exit_code = 0;
@@ -65,11 +64,11 @@ int RunBaselineCommand(const std::vector<std::string>& args) {
   baseline.threads = vm["threads"].as<int>();
   baseline.progress = [](const std::string& line) { std::cerr << "baseline: " << line << "\n"; };
 
-  IntensityOptions intensity;
-  intensity.region = vm["region"].as<std::string>();
-  if (vm.count("intensity")) intensity.grams_per_kwh = vm["intensity"].as<double>();
-  const double pue = vm["pue"].as<double>();
-  if (pue < 1.0) return ReportError("baseline", ExitCode::kBadInput, "--pue: " + std::to_string(pue) + " is below 1");
+  if (baseline.threads < 0) return ReportError("baseline", ExitCode::kBadInput, "--threads: must be 0 or more");
+  Result<CarbonFlags> carbon = CarbonFlagsFromFlags(vm);
+  if (!carbon.ok()) return ReportError("baseline", carbon.status());
+  const IntensityOptions& intensity = carbon->intensity;
+  const double pue = carbon->pue;
   // The output and the store are checked first: a bad --out or --db fails before any work is spent.
   if (vm.count("out")) {
     std::vector<std::string> stores;

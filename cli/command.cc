@@ -1,9 +1,16 @@
 #include "cli/command.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
 #include <exception>
-#include <fstream>
 #include <iostream>
+#include <sstream>
+#include <typeinfo>
+
+#include "common/files.h"
+#include "common/text.h"
 
 namespace cs {
 
@@ -37,7 +44,53 @@ void PrintUsage() {
                "2 bad input, 3 budget spent, 4 interrupted, 5 busy, 6 I/O error, 7 trial failed.\n";
 }
 
+// A config file is a page of `name = value` lines; more is a wrong file.
+constexpr size_t kMaxConfigFileBytes = 1 << 20;
+
+std::string StripUtf8Bom(const std::string& text) {
+  return text.rfind("\xef\xbb\xbf", 0) == 0 ? text.substr(3) : text;
+}
+
+// Boost reads "nan" and "inf" into a double and "-1" into an unsigned
+// (as 2^64 - 1): every numeric flag of every command is refused here
+// instead, naming the flag and the text, before any command sees it.
+Status CheckNumberTexts(const po::parsed_options& parsed, const po::variables_map& vm) {
+  for (const po::option& option : parsed.options) {
+    if (option.string_key.empty() || option.value.empty() || !vm.count(option.string_key)) continue;
+    const std::type_info& type = vm[option.string_key].value().type();
+    const std::string& text = option.value.front();
+    const std::string flag = "--" + option.string_key + " " + text;
+    if (type == typeid(double)) {
+      char* end = nullptr;
+      const double value = std::strtod(text.c_str(), &end);
+      if (!std::isfinite(value)) return Status::InvalidArgument(flag + ": not a finite number");
+    } else if (type == typeid(uint64_t) || type == typeid(unsigned)) {
+      if (text.find('-') != std::string::npos) return Status::InvalidArgument(flag + ": must be 0 or more");
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
+
+Status CheckFlagRange(const po::variables_map& vm, const char* flag, double min, double max,
+                      const std::string& meaning) {
+  if (!vm.count(flag)) return Status::Ok();
+  const boost::any& value = vm[flag].value();
+  double number = 0;
+  if (value.type() == typeid(int)) {
+    number = boost::any_cast<int>(value);
+  } else if (value.type() == typeid(int64_t)) {
+    number = static_cast<double>(boost::any_cast<int64_t>(value));
+  } else if (value.type() == typeid(double)) {
+    number = boost::any_cast<double>(value);
+  } else {
+    return Status::Internal(std::string("--") + flag + " is not a number flag");
+  }
+  if (number >= min && number <= max) return Status::Ok();  // false for NaN.
+  return Status::InvalidArgument(std::string("--") + flag + " " + FormatNumber(number) + ": must be in [" +
+                                 FormatNumber(min) + ", " + FormatNumber(max) + "] (" + meaning + ")");
+}
 
 std::string SuggestName(const std::string& name, const std::vector<std::string>& candidates) {
   std::string best;
@@ -54,7 +107,8 @@ std::string SuggestName(const std::string& name, const std::vector<std::string>&
 }
 
 int ReportError(const std::string& command, ExitCode code, const std::string& message) {
-  std::cerr << "carbonsweep" << (command.empty() ? "" : " " + command) << ": error: " << message << "\n";
+  // User data (names, file contents, flag values) reaches this line: escaped so it cannot drive the terminal.
+  std::cerr << "carbonsweep" << (command.empty() ? "" : " " + command) << ": error: " << EscapeForTerminal(message) << "\n";
   return static_cast<int>(code);
 }
 
@@ -71,20 +125,29 @@ bool ParseCommandLine(const std::string& command, const std::string& usage, po::
     po::command_line_parser parser(args);
     parser.options(options);
     if (positional != nullptr) parser.positional(*positional);
-    po::store(parser.run(), *vm);
+    po::parsed_options command_line = parser.run();
+    po::store(command_line, *vm);
     if (vm->count("help")) {
       std::cout << "usage: carbonsweep " << command << " " << usage << "\n\n" << options << "\n";
       *exit_code = 0;
       return false;
     }
-    if (vm->count("config")) {
+    Status numbers = CheckNumberTexts(command_line, *vm);
+    if (numbers.ok() && vm->count("config")) {
       std::string path = (*vm)["config"].as<std::string>();
-      std::ifstream file(path);
-      if (!file) {
-        *exit_code = ReportError(command, ExitCode::kBadInput, path + ": cannot open config file");
+      Result<std::string> text = ReadFileUpTo(path, kMaxConfigFileBytes);
+      if (!text.ok()) {
+        *exit_code = ReportError(command, text.status().WithPrefix("--config"));
         return false;
       }
-      po::store(po::parse_config_file(file, options), *vm);
+      std::istringstream file(StripUtf8Bom(*text));
+      po::parsed_options from_file = po::parse_config_file(file, options);
+      po::store(from_file, *vm);
+      numbers = CheckNumberTexts(from_file, *vm).WithPrefix(path);
+    }
+    if (!numbers.ok()) {
+      *exit_code = ReportError(command, numbers);
+      return false;
     }
     po::notify(*vm);
   } catch (const po::error& error) {

@@ -30,14 +30,23 @@ int CarbonsweepMain(int argc, char** argv);
 // Parses `args` against `options` (+ positional), handling --help and
 // --config FILE (options from an INI-style file, command line wins).
 // Returns nullopt-like false after printing help or an error; `*exit_code`
-// then says what to return.
+// then says what to return. Every numeric flag of every command is checked
+// here: not finite (nan, inf), or negative for an unsigned flag, is exit 2
+// naming the flag and its text. A config file must be a regular file of at
+// most 1 MiB; a UTF-8 BOM is skipped.
 bool ParseCommandLine(const std::string& command, const std::string& usage,
                       boost::program_options::options_description& options,
                       const boost::program_options::positional_options_description* positional,
                       const std::vector<std::string>& args, boost::program_options::variables_map* vm,
                       int* exit_code);
 
-// Prints "carbonsweep <command>: error: <message>" on stderr and returns the exit code.
+// InvalidArgument "--FLAG V: must be in [min, max] (meaning)" when numeric
+// flag `flag` (int, int64_t or double) is given outside the range; Ok when absent.
+Status CheckFlagRange(const boost::program_options::variables_map& vm, const char* flag, double min, double max,
+                      const std::string& meaning);
+
+// Prints "carbonsweep <command>: error: <message>" on stderr (control bytes
+// escaped as \xNN: messages carry user data) and returns the exit code.
 int ReportError(const std::string& command, const Status& status);
 int ReportError(const std::string& command, ExitCode code, const std::string& message);
 

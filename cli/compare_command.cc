@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "cli/store_access.h"
 #include "common/files.h"
 #include "report/compare.h"
 #include "store/sweep_store.h"
@@ -9,10 +10,6 @@
 namespace cs {
 
 namespace po = boost::program_options;
-
-// Shared with report_command.cc.
-std::string DefaultBackboneDirForReports();
-Result<std::unique_ptr<SweepStore>> OpenStoreForReading(const std::string& path);
 
 int RunCompareCommand(const std::vector<std::string>& args) {
   po::options_description options("compare options");

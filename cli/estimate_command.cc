@@ -10,8 +10,10 @@
 
 #include "carbon/intensity.h"
 #include "carbon/power_source.h"
+#include "cli/carbon_flags.h"
 #include "cli/command.h"
 #include "cli/self_meter.h"
+#include "cli/store_access.h"
 #include "common/files.h"
 #include "common/units.h"
 #include "report/estimate.h"
@@ -24,8 +26,6 @@
 namespace cs {
 
 namespace po = boost::program_options;
-
-Result<std::unique_ptr<SweepStore>> OpenStoreForReading(const std::string& path);  // report_command.cc
 
 namespace {
 
@@ -132,9 +132,6 @@ int RunEstimateCommand(const std::vector<std::string>& args) {
       "grid-points", po::value<int>()->default_value(3), "grid: points per continuous dimension")(
       "trials", po::value<int64_t>(), "planned number of trials")(
       "budget", po::value<std::string>(), "CO2 budget, e.g. 50g or 0.2kg: how many trials it buys")(
-      "region", po::value<std::string>()->default_value(""), "grid region, e.g. FR, aws:ap-south-1")(
-      "intensity", po::value<double>(), "grid intensity in gCO2e/kWh")(
-      "pue", po::value<double>()->default_value(1.0), "data-centre power usage effectiveness")(
       "calibration", po::value<std::string>()->default_value(""),
       "measured energy: a sweep name in --db, or a calibration JSON file")(
       "calibrate", "measure now: one short trial on this machine (the default when nothing was measured before)")(
@@ -145,6 +142,7 @@ int RunEstimateCommand(const std::vector<std::string>& args) {
       "gpus", po::value<int>()->default_value(1), "no calibration: number of such GPUs")(
       "tdp-watts", po::value<double>(), "no calibration: the hardware's summed TDP in watts")(
       "hours-per-trial", po::value<double>()->default_value(0), "no calibration: hours one trial runs");
+  AddCarbonFlags(&options, kGridFlags);
   po::variables_map vm;
   int exit_code = 0;
   if (!ParseCommandLine("estimate",
@@ -163,8 +161,18 @@ int RunEstimateCommand(const std::vector<std::string>& args) {
     }
     if (vm.count("tdp-watts")) return ReportError("estimate", ExitCode::kBadInput, "--calibrate and --tdp-watts exclude each other");
   }
+  for (Status range : {CheckFlagRange(vm, "grid-points", 1, 100, "points per dimension"),
+                       CheckFlagRange(vm, "trials", 1, 1e9, "trials"),
+                       CheckFlagRange(vm, "examples-per-trial", 0, 1e12, "0: as in the calibration"),
+                       CheckFlagRange(vm, "gpus", 1, 1024, "GPUs"),
+                       CheckFlagRange(vm, "tdp-watts", 1, 1e6, "W"),
+                       CheckFlagRange(vm, "hours-per-trial", 0, 1e4, "hours")}) {
+    if (!range.ok()) return ReportError("estimate", range);
+  }
+  Result<CarbonFlags> carbon = CarbonFlagsFromFlags(vm);
+  if (!carbon.ok()) return ReportError("estimate", carbon.status());
   EstimateRequest request;
-  request.pue = vm["pue"].as<double>();
+  request.pue = carbon->pue;
   request.examples_per_trial = vm["examples-per-trial"].as<double>();
   if (vm.count("trials")) request.trials = vm["trials"].as<int64_t>();
   if (vm.count("budget")) {
@@ -187,9 +195,7 @@ int RunEstimateCommand(const std::vector<std::string>& args) {
     request.trials = (*strategy)->GridSize();
   }
 
-  IntensityOptions intensity_options;
-  intensity_options.region = vm["region"].as<std::string>();
-  if (vm.count("intensity")) intensity_options.grams_per_kwh = vm["intensity"].as<double>();
+  const IntensityOptions& intensity_options = carbon->intensity;
   Result<std::shared_ptr<const IntensityProvider>> intensity = MakeIntensityProvider(intensity_options);
   if (!intensity.ok()) return ReportError("estimate", intensity.status());
   request.grams_per_kwh = (*intensity)->GramsPerKwhAt(static_cast<double>(std::time(nullptr)));

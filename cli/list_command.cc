@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/store_access.h"
 #include "common/units.h"
 #include "store/sweep_store.h"
 
@@ -13,7 +14,6 @@ namespace cs {
 namespace po = boost::program_options;
 
 // cli/status_command.cc
-Result<std::unique_ptr<SweepStore>> OpenReadOnly(const std::string& path);
 std::string FormatAccuracyOrDash(const std::optional<double>& accuracy);
 std::string FormatUtcForStatus(double unix_seconds);
 nlohmann::json SummaryJson(const SweepSummary& summary, const std::optional<LeaseRecord>& lease);
@@ -25,7 +25,7 @@ int RunListCommand(const std::vector<std::string>& args) {
   po::variables_map vm;
   int exit_code = 0;
   if (!ParseCommandLine("list", "[--db FILE] [--json]", options, nullptr, args, &vm, &exit_code)) return exit_code;
-  auto store = OpenReadOnly(vm["db"].as<std::string>());
+  auto store = OpenStoreForReading(vm["db"].as<std::string>());
   if (!store.ok()) return ReportError("list", store.status());
   auto all = (*store)->ListSweeps();
   if (!all.ok()) return ReportError("list", all.status());

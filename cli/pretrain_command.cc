@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "carbon/intensity.h"
+#include "cli/carbon_flags.h"
 #include "cli/command.h"
 #include "cli/self_meter.h"
 #include "common/units.h"
@@ -59,10 +60,8 @@ int RunPretrainCommand(const std::vector<std::string>& args) {
       "continue pre-training this finished backbone directory (its vocab, shape, weights and "
       "masked-LM head), e.g. models/backbone for more steps")(
       "stop-after-steps", po::value<int64_t>()->default_value(0),
-      "stop (resumably, exit code 4) once this many steps are done")(
-      "region", po::value<std::string>()->default_value(""), "grid region for the CO2, e.g. FR")(
-      "intensity", po::value<double>(), "grid intensity in gCO2e/kWh")(
-      "pue", po::value<double>()->default_value(1.0), "data-centre power usage effectiveness");
+      "stop (resumably, exit code 4) once this many steps are done");
+  AddCarbonFlags(&options, kGridFlags);
   po::variables_map vm;
   int exit_code = 0;
   if (!ParseCommandLine("pretrain", "--out DIR (--minutes M | --steps N) [--resume] [options]", options, nullptr,
@@ -129,11 +128,11 @@ int RunPretrainCommand(const std::vector<std::string>& args) {
   Status valid = ValidatePretrainOptions(pretrain);
   if (!valid.ok()) return ReportError("pretrain", valid);
 
-  IntensityOptions intensity_options;
-  intensity_options.region = vm["region"].as<std::string>();
-  if (vm.count("intensity")) intensity_options.grams_per_kwh = vm["intensity"].as<double>();
+  Result<CarbonFlags> carbon = CarbonFlagsFromFlags(vm);
+  if (!carbon.ok()) return ReportError("pretrain", carbon.status());
+  const IntensityOptions& intensity_options = carbon->intensity;
   // One process, a long run: coarse samples suffice.
-  Result<std::unique_ptr<SelfEnergyMeter>> meter = StartSelfMeter(intensity_options, vm["pue"].as<double>(), 10.0);
+  Result<std::unique_ptr<SelfEnergyMeter>> meter = StartSelfMeter(intensity_options, carbon->pue, 10.0);
   if (!meter.ok()) return ReportError("pretrain", meter.status());
 
   pretrain.stop_requested = &g_stop_requested;

@@ -1,11 +1,8 @@
 // `carbonsweep report NAME`: one sweep's emissions report (report/sweep_report.h).
-#include <unistd.h>
-
-#include <climits>
-#include <cstdlib>
 #include <iostream>
 
 #include "cli/command.h"
+#include "cli/store_access.h"
 #include "common/files.h"
 #include "report/sweep_report.h"
 #include "store/sweep_store.h"
@@ -14,18 +11,6 @@ namespace cs {
 
 namespace po = boost::program_options;
 
-// The committed backbone, for its pre-training footprint: $CARBONSWEEP_BACKBONE,
-// else models/backbone two levels above the binary (a build dir in the source tree).
-std::string DefaultBackboneDirForReports() {
-  if (const char* env = std::getenv("CARBONSWEEP_BACKBONE"); env != nullptr && *env != '\0') return env;
-  char exe[PATH_MAX];
-  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n <= 0) return "";
-  std::string path(exe, n);
-  for (int up = 0; up < 3 && path.find('/') != std::string::npos; ++up) path.erase(path.rfind('/'));
-  return path + "/models/backbone";
-}
-
 // Writes `text` to `out_path` atomically, or to stdout when it is empty.
 Status WriteReportOutput(const std::string& out_path, const std::string& text) {
   if (out_path.empty()) {
@@ -33,14 +18,6 @@ Status WriteReportOutput(const std::string& out_path, const std::string& text) {
     return Status::Ok();
   }
   return WriteFileAtomic(out_path, text);
-}
-
-// Opens the store read-only; a missing file is NotFound naming it.
-Result<std::unique_ptr<SweepStore>> OpenStoreForReading(const std::string& path) {
-  StoreOptions options;
-  options.create_if_missing = false;
-  options.read_only = true;
-  return SweepStore::Open(path, options);
 }
 
 int RunReportCommand(const std::vector<std::string>& args) {

@@ -32,6 +32,11 @@ int RunResumeCommand(const std::vector<std::string>& args) {
     return exit_code;
   }
   if (!vm.count("name")) return ReportError("resume", ExitCode::kBadInput, "which sweep? `carbonsweep list` shows them");
+  // Checked before ResumeSweep records a new --budget.
+  for (Status range : {CheckFlagRange(vm, "parallel", 1, 1024, "trials at once"),
+                       CheckFlagRange(vm, "threads", 0, 4096, "0: every core")}) {
+    if (!range.ok()) return ReportError("resume", range);
+  }
   ResumeOverrides overrides;
   if (vm.count("budget")) {
     auto budget = ParseGramsCo2e(vm["budget"].as<std::string>());

@@ -7,11 +7,13 @@
 #include <functional>
 #include <iostream>
 
+#include "cli/carbon_flags.h"
 #include "cli/command.h"
 #include "cli/task_flags.h"
 #include "cli/trial_check.h"
 #include "common/files.h"
 #include "common/units.h"
+#include "orchestrator/capacity.h"
 #include "orchestrator/session.h"
 #include "trials/dataset.h"
 
@@ -125,23 +127,30 @@ int RunRunCommand(const std::vector<std::string>& args) {
       ("backbone", po::value<std::string>(), "the pre-trained backbone directory")
       ("from-scratch", po::bool_switch(), "train from random weights instead of the backbone")
       ("vocab", po::value<std::string>(), "vocab.txt for --from-scratch when there is no backbone")
-      ("region", po::value<std::string>(), "where the electricity comes from (country, state, cloud region)")
-      ("intensity", po::value<double>(), "grid carbon intensity in gCO2e/kWh")
-      ("intensity-file", po::value<std::string>(), "a CSV time series of intensity (timestamp, gCO2e/kWh)")
-      ("pue", po::value<double>()->default_value(1.0), "power usage effectiveness of the data centre (>= 1)")
-      ("cpu-watts", po::value<double>(), "the whole CPU's power at full load, instead of the model")
-      ("sample-interval", po::value<double>()->default_value(1.0), "seconds between power samples")
       ("work-root", po::value<std::string>(), "where trial work dirs go (default: <db>.d/<name>/); with slurm, on a filesystem the nodes share")
       ("launcher", po::value<std::string>()->default_value("local"), "where trials run: local (child processes) | slurm (sbatch jobs)")
       ("slurm-partition", po::value<std::string>(), "slurm: sbatch --partition (default: the cluster's)")
       ("slurm-gres", po::value<std::string>(), "slurm: sbatch --gres, e.g. gpu:1")
       ("slurm-time", po::value<std::string>(), "slurm: sbatch --time per trial, e.g. 02:00:00")
       ("slurm-extra", po::value<std::string>(), "slurm: more sbatch flags, e.g. '--account=ml --qos=low'");
+  AddCarbonFlags(&options, kGridFlags | kSeriesFlag | kMeterFlags);
   AddTaskFlags(&options);
   AddSessionFlags(options);
   po::variables_map vm;
   int exit_code = 0;
   if (!ParseCommandLine("run", "--budget AMOUNT [options]", options, nullptr, args, &vm, &exit_code)) return exit_code;
+  // Ranges of the numbers the orchestrator does not check itself; the rest
+  // (--parallel, --threads, --trials, the carbon flags) are checked below or
+  // by ValidateSweepConfig, all before anything is created.
+  for (Status range : {CheckFlagRange(vm, "prune-min-epochs", 1, 1000, "epochs"),
+                       CheckFlagRange(vm, "asha-min-epochs", 1, 1000, "epochs"),
+                       CheckFlagRange(vm, "asha-max-epochs", 1, 1000, "epochs"),
+                       CheckFlagRange(vm, "reduction-factor", 2, 100, "keep the top 1/N"),
+                       CheckFlagRange(vm, "max-intensity", 0, kMaxGramsPerKwh, "gCO2e/kWh")}) {
+    if (!range.ok()) return ReportError("run", range);
+  }
+  Result<CarbonFlags> carbon = CarbonFlagsFromFlags(vm);
+  if (!carbon.ok()) return ReportError("run", carbon.status());
 
   if (!vm.count("budget")) {
     return ReportError("run", ExitCode::kBadInput, "--budget is required, with its unit (e.g. --budget 50g, 0.05kg, 1t)");
@@ -193,12 +202,12 @@ int RunRunCommand(const std::vector<std::string>& args) {
   if (vm.count("backbone")) config.task.backbone = AbsolutePath(vm["backbone"].as<std::string>());
   if (vm["from-scratch"].as<bool>()) config.task.init = TrialInit::kFromScratch;
   if (vm.count("vocab")) config.task.vocab = AbsolutePath(vm["vocab"].as<std::string>());
-  if (vm.count("region")) config.carbon.region = vm["region"].as<std::string>();
-  if (vm.count("intensity")) config.carbon.intensity_g_per_kwh = vm["intensity"].as<double>();
-  if (vm.count("intensity-file")) config.carbon.intensity_file = AbsolutePath(vm["intensity-file"].as<std::string>());
-  config.carbon.pue = vm["pue"].as<double>();
-  if (vm.count("cpu-watts")) config.carbon.cpu_watts = vm["cpu-watts"].as<double>();
-  config.carbon.sample_interval_seconds = vm["sample-interval"].as<double>();
+  config.carbon.region = carbon->intensity.region;
+  config.carbon.intensity_g_per_kwh = carbon->intensity.grams_per_kwh;
+  if (!carbon->intensity.intensity_file.empty()) config.carbon.intensity_file = AbsolutePath(carbon->intensity.intensity_file);
+  config.carbon.pue = carbon->pue;
+  config.carbon.cpu_watts = carbon->cpu_watts;
+  config.carbon.sample_interval_seconds = carbon->sample_interval_seconds;
   if (vm.count("work-root")) config.work_root = AbsolutePath(vm["work-root"].as<std::string>());
   auto launcher = ParseLauncherKind(vm["launcher"].as<std::string>());
   if (!launcher) return ReportError("run", ExitCode::kBadInput, "--launcher '" + vm["launcher"].as<std::string>() + "': expected local or slurm");
@@ -213,6 +222,11 @@ int RunRunCommand(const std::vector<std::string>& args) {
   if (vm.count("slurm-gres")) config.slurm.gres = vm["slurm-gres"].as<std::string>();
   if (vm.count("slurm-time")) config.slurm.time_limit = vm["slurm-time"].as<std::string>();
   if (vm.count("slurm-extra")) config.slurm.extra = vm["slurm-extra"].as<std::string>();
+
+  if (config.launcher == LauncherKind::kLocal) {  // Slurm trials run on other machines.
+    Status fits = CheckParallelFits(config.parallel, ThisMachine());
+    if (!fits.ok()) return ReportError("run", fits);
+  }
 
   return RunSweepSession("run", vm, [&](const SessionOptions& session) { return RunNewSweep(config, session); });
 }

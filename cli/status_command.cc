@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/store_access.h"
 #include "common/clock.h"
 #include "common/units.h"
 #include "store/sweep_store.h"
@@ -16,13 +17,6 @@ namespace cs {
 namespace po = boost::program_options;
 
 // Shared with cli/list_command.cc.
-Result<std::unique_ptr<SweepStore>> OpenReadOnly(const std::string& path) {
-  StoreOptions options;
-  options.create_if_missing = false;
-  options.read_only = true;
-  return SweepStore::Open(path, options);
-}
-
 std::string FormatAccuracyOrDash(const std::optional<double>& accuracy) {
   if (!accuracy) return "-";
   char text[32];
@@ -114,7 +108,7 @@ int RunStatusCommand(const std::vector<std::string>& args) {
   if (!ParseCommandLine("status", "[NAME] [--db FILE] [--json]", options, &positional, args, &vm, &exit_code)) {
     return exit_code;
   }
-  auto store = OpenReadOnly(vm["db"].as<std::string>());
+  auto store = OpenStoreForReading(vm["db"].as<std::string>());
   if (!store.ok()) return ReportError("status", store.status());
   std::vector<SweepSummary> summaries;
   if (vm.count("name")) {

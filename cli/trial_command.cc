@@ -3,6 +3,7 @@
 // its exit codes are a stable interface.
 #include <iostream>
 
+#include "cli/carbon_flags.h"
 #include "cli/command.h"
 #include "cli/task_flags.h"
 #include "cli/trial_check.h"
@@ -32,9 +33,9 @@ void AddTrialFlags(po::options_description* options) {
       ("out", po::value<std::string>(), "also write the result JSON here")
       ("stop-after-epoch", po::value<int>()->default_value(0), "pause after this epoch (state \"paused\"; 0 = never)")
       ("quiet", "no progress lines on stderr (events still go to stdout)")
-      ("meter-self", "meter this process's own power into <work-dir>/energy.log (Slurm jobs: the orchestrator is elsewhere)")
-      ("sample-interval", po::value<double>()->default_value(1.0), "with --meter-self: seconds between power samples")
-      ("cpu-watts", po::value<double>(), "with --meter-self: the whole CPU's power at full load, instead of the model");
+      ("meter-self", "meter this process's own power into <work-dir>/energy.log (Slurm jobs: the orchestrator is "
+       "elsewhere); with --cpu-watts and --sample-interval");
+  AddCarbonFlags(options, kMeterFlags);
   AddTaskFlags(options);
 }
 
@@ -100,6 +101,8 @@ int RunTrialCommand(const std::vector<std::string>& args) {
   po::variables_map vm;
   int exit_code = 0;
   if (!ParseCommandLine("trial", "[options]", options, nullptr, args, &vm, &exit_code)) return exit_code;
+  Result<CarbonFlags> carbon = CarbonFlagsFromFlags(vm);  // checked even without --meter-self.
+  if (!carbon.ok()) return ReportError("trial", carbon.status());
   Result<TrialOptions> parsed = TrialOptionsFromFlags(vm);
   if (!parsed.ok()) return ReportError("trial", parsed.status());
   TrialOptions& trial = *parsed;
@@ -109,13 +112,9 @@ int RunTrialCommand(const std::vector<std::string>& args) {
   std::unique_ptr<SelfMeterLog> meter;
   if (vm.count("meter-self")) {
     if (trial.work_dir.empty()) return ReportError("trial", ExitCode::kBadInput, "--meter-self needs --work-dir (energy.log goes there)");
-    const double interval_seconds = vm["sample-interval"].as<double>();
-    if (!(interval_seconds > 0) || interval_seconds > 3600) {
-      return ReportError("trial", ExitCode::kBadInput, "--sample-interval: must be in (0 s, 1 h]");
-    }
     MeterOptions meter_options;
-    if (vm.count("cpu-watts")) meter_options.cpu_watts = vm["cpu-watts"].as<double>();
-    auto started = SelfMeterLog::Start(trial.work_dir, meter_options, interval_seconds);
+    meter_options.cpu_watts = carbon->cpu_watts;
+    auto started = SelfMeterLog::Start(trial.work_dir, meter_options, carbon->sample_interval_seconds);
     if (!started.ok()) return ReportError("trial", started.status().WithPrefix("--meter-self"));
     meter = std::move(*started);
   }

@@ -104,8 +104,9 @@ class Sha256 {
 
 namespace {
 
-// Appends what `fd` holds to `content`, at most `max_bytes` in all, and closes it.
-Status ReadAndClose(int fd, const std::string& path, size_t max_bytes, std::string* content) {
+// Reads `fd` to its end into `content`, stopping with InvalidArgument once
+// more than `max_bytes` came; closes `fd`.
+Status ReadAllAndClose(int fd, const std::string& path, size_t max_bytes, std::string* content) {
   char buffer[1 << 16];
   while (content->size() < max_bytes) {
     ssize_t n = ::read(fd, buffer, std::min(sizeof buffer, max_bytes - content->size()));
@@ -117,6 +118,10 @@ Status ReadAndClose(int fd, const std::string& path, size_t max_bytes, std::stri
     }
     if (n == 0) break;
     content->append(buffer, static_cast<size_t>(n));
+    if (content->size() > max_bytes) {
+      ::close(fd);
+      return Status::InvalidArgument(path + ": larger than " + std::to_string(max_bytes) + " bytes");
+    }
   }
   ::close(fd);
   return Status::Ok();
@@ -131,17 +136,14 @@ Result<std::string> ReadFile(const std::string& path) {
   struct stat info;
   std::string content;
   if (::fstat(fd, &info) == 0 && info.st_size > 0) content.reserve(static_cast<size_t>(info.st_size));
-  CS_RETURN_IF_ERROR(ReadAndClose(fd, path, std::string().max_size(), &content));
+  CS_RETURN_IF_ERROR(ReadAllAndClose(fd, path, content.max_size(), &content));
   return content;
 }
 
 Result<std::string> ReadFileUpTo(const std::string& path, size_t max_bytes) {
-  // O_NONBLOCK: opening a FIFO must not wait for a writer; a regular file ignores it.
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    if (errno == ENOENT) return Status::NotFound(path + ": does not exist");
-    return Status::IoError(path + ": cannot open (" + ErrnoText() + ")");
-  }
+  if (fd < 0) return Status::NotFound(path + ": cannot open (" + ErrnoText() + ")");
   struct stat info;
   if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
     ::close(fd);
@@ -152,11 +154,9 @@ Result<std::string> ReadFileUpTo(const std::string& path, size_t max_bytes) {
     return Status::InvalidArgument(path + ": " + std::to_string(info.st_size) + " bytes, more than the " +
                                    std::to_string(max_bytes) + " allowed");
   }
-  // Reads at most the size fstat saw: a file growing while it is read is
-  // cut there, never read without end (a torn last line is the reader's to skip).
   std::string content;
   content.reserve(static_cast<size_t>(info.st_size));
-  CS_RETURN_IF_ERROR(ReadAndClose(fd, path, static_cast<size_t>(info.st_size), &content));
+  CS_RETURN_IF_ERROR(ReadAllAndClose(fd, path, max_bytes, &content));  // a file that grows while read stops here.
   return content;
 }
 

@@ -10,6 +10,7 @@
 #include "carbon/sampler.h"
 #include "common/clock.h"
 #include "common/files.h"
+#include "common/text.h"
 #include "common/units.h"
 #include "orchestrator/local_process_launcher.h"
 #include "orchestrator/slurm_launcher.h"
@@ -117,25 +118,71 @@ std::string DefaultWorkRoot(const std::string& db_path, const std::string& sweep
   return db.string() + ".d/" + sweep_name;
 }
 
-Status ValidateSweepConfig(const SweepConfig& config) {
-  if (config.name.empty()) return Status::InvalidArgument("--name: must not be empty");
-  for (char c : config.name) {
-    if (c == '/' || c == '\0' || std::iscntrl(static_cast<unsigned char>(c))) {
-      return Status::InvalidArgument("--name '" + config.name + "': must not contain '/' or control characters");
+namespace {
+
+// The longest sweep name: it names a work dir and appears in every report line.
+constexpr size_t kMaxSweepNameBytes = 100;
+
+// A sweep name is one path component of its own (<db>.d/<name>): not "." or
+// "..", which would share a work dir with other sweeps or stores.
+Status ValidateSweepName(const std::string& name) {
+  if (name.empty()) return Status::InvalidArgument("--name: must not be empty");
+  if (name.size() > kMaxSweepNameBytes) {
+    return Status::InvalidArgument("--name: " + std::to_string(name.size()) + " bytes, more than the " +
+                                   std::to_string(kMaxSweepNameBytes) + " allowed");
+  }
+  if (name == "." || name == "..") return Status::InvalidArgument("--name '" + name + "': not a name of its own");
+  if (!IsValidUtf8(name)) return Status::InvalidArgument("--name '" + name + "': not valid UTF-8");
+  for (size_t i = 0; i < name.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(name[i]);
+    // C0 controls, DEL, and C1 controls (U+0080..U+009F, UTF-8 C2 80..C2 9F).
+    const bool control = c < 0x20 || c == 0x7f ||
+                         (c == 0xc2 && i + 1 < name.size() && static_cast<unsigned char>(name[i + 1]) < 0xa0);
+    if (c == '/' || control) {
+      return Status::InvalidArgument("--name '" + name + "': must not contain '/' or control characters");
     }
   }
+  return Status::Ok();
+}
+
+// The carbon numbers, each the one way its module checks it; sentinels
+// (-1) mean unset, anything else (NaN, -5, 1e308) must be in range.
+Status ValidateCarbonNumbers(const SweepConfig& config) {
+  const CarbonOptions& carbon = config.carbon;
+  if (carbon.intensity_g_per_kwh != -1) {
+    CS_RETURN_IF_ERROR(CheckIntensity(carbon.intensity_g_per_kwh));
+    if (carbon.intensity_g_per_kwh == 0 && !config.max_trials) {
+      return Status::InvalidArgument(
+          "--intensity 0: every trial costs 0 g, so the budget never ends the sweep; pass --trials N");
+    }
+  }
+  CS_RETURN_IF_ERROR(CheckPue(carbon.pue));
+  if (carbon.cpu_watts != -1) CS_RETURN_IF_ERROR(CheckCpuWatts(carbon.cpu_watts));
+  if (config.max_intensity_g_per_kwh != -1 &&
+      !(config.max_intensity_g_per_kwh >= 0 && std::isfinite(config.max_intensity_g_per_kwh))) {
+    return Status::InvalidArgument("--max-intensity " + FormatNumber(config.max_intensity_g_per_kwh) +
+                                   ": must be a finite number of gCO2e/kWh, 0 or more");
+  }
+  if (!std::isfinite(config.max_delay_seconds)) return Status::InvalidArgument("--max-delay: must be finite");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ValidateSweepConfig(const SweepConfig& config) {
+  CS_RETURN_IF_ERROR(ValidateSweepName(config.name));
   if (!(config.budget_grams_co2e > 0) || !std::isfinite(config.budget_grams_co2e)) {
     return Status::InvalidArgument("--budget: must be greater than zero");
   }
   if (config.parallel < 1) return Status::InvalidArgument("--parallel " + std::to_string(config.parallel) + ": must be at least 1");
-  if (config.total_threads < 0) return Status::InvalidArgument("--threads: must be at least 1");
+  if (config.total_threads < 0) {
+    return Status::InvalidArgument("--threads " + std::to_string(config.total_threads) + ": must be 0 (every core) or more");
+  }
   if (config.max_trials && *config.max_trials < 1) {
     return Status::InvalidArgument("--trials " + std::to_string(*config.max_trials) + ": must be at least 1");
   }
-  if (!(config.carbon.sample_interval_seconds > 0) || config.carbon.sample_interval_seconds > 3600) {
-    return Status::InvalidArgument("--sample-interval: must be in (0 s, 1 h]");
-  }
-  if (!(config.carbon.pue >= 1) || config.carbon.pue > 5) return Status::InvalidArgument("--pue: must be in [1, 5]");
+  CS_RETURN_IF_ERROR(CheckSampleInterval(config.carbon.sample_interval_seconds));
+  CS_RETURN_IF_ERROR(ValidateCarbonNumbers(config));
   if (config.halving) {
     std::string invalid = AshaScheduler(config.asha).Validate();
     if (!invalid.empty()) return Status::InvalidArgument(invalid);

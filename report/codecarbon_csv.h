@@ -23,6 +23,8 @@ const std::vector<std::string>& CodecarbonColumns();
 const std::vector<std::string>& ReportExtraColumns();
 
 // One CSV field (RFC 4180): quoted when it holds a comma, quote or newline.
+// A text cell from user data goes through NeutraliseCsvText (common/text.h)
+// first, so a spreadsheet does not run it as a formula; numbers do not.
 std::string CsvField(const std::string& value);
 // Fields joined by commas, ended by "\n".
 std::string CsvLine(const std::vector<std::string>& fields);

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "carbon/power_source.h"
 #include "common/files.h"
 #include "common/units.h"
 #include "report/text_table.h"
@@ -109,7 +110,7 @@ Result<SweepEstimate> EstimateSweep(const EstimateRequest& request) {
   }
   if (request.trials && *request.trials <= 0) return Status::InvalidArgument("estimate: --trials must be positive");
   if (!(request.grams_per_kwh > 0)) return Status::InvalidArgument("estimate: the grid intensity must be positive");
-  if (request.pue < 1) return Status::InvalidArgument("estimate: --pue must be at least 1");
+  CS_RETURN_IF_ERROR(CheckPue(request.pue));
   SweepEstimate estimate;
   if (request.measured) {
     const PerExampleEnergy& m = *request.measured;

@@ -4,6 +4,7 @@
 #include <ctime>
 #include <map>
 
+#include "common/text.h"
 #include "common/units.h"
 #include "report/codecarbon_csv.h"
 #include "report/sweep_report.h"
@@ -92,6 +93,9 @@ std::string ModelCardBlock(const std::string& comment, double grams_co2e, const 
 }  // namespace
 
 std::string RenderCsvReport(const SweepReport& report) {
+  // Text from user data or the machine (names, params, reasons, models) is
+  // neutralised against formula injection; numbers this function formats are not.
+  auto user_text = [](const std::string& text) { return NeutraliseCsvText(text); };
   std::vector<std::string> header = CodecarbonColumns();
   for (const std::string& extra : ReportExtraColumns()) header.push_back(extra);
   std::string out = CsvLine(header);
@@ -113,8 +117,8 @@ std::string RenderCsvReport(const SweepReport& report) {
     double timestamp = record.ended_at_unix.value_or(record.started_at_unix.value_or(record.created_at_unix));
     std::vector<std::string> row = {
         IsoUtc(timestamp),
-        report.sweep.name,
-        report.sweep.name + ":trial-" + std::to_string(record.index),
+        user_text(report.sweep.name),
+        user_text(report.sweep.name + ":trial-" + std::to_string(record.index)),
         std::to_string(report.sweep.id),
         Num(trial.wall_seconds),
         Num(kg),
@@ -127,18 +131,18 @@ std::string RenderCsvReport(const SweepReport& report) {
         energy("ram"),
         Num(JoulesToKwh(record.energy.joules)),
         "0",  // water_consumed: no water-usage factor is configured (codecarbon's default wue=0 gives 0 too).
-        where.country_name,
-        where.country_iso_code,
-        where.region,
-        where.cloud_provider,
-        where.cloud_region,
-        hardware.os,
+        user_text(where.country_name),
+        user_text(where.country_iso_code),
+        user_text(where.region),
+        user_text(where.cloud_provider),
+        user_text(where.cloud_region),
+        user_text(hardware.os),
         "",  // python_version: not a Python tracker.
         "",  // codecarbon_version: not written by codecarbon.
         hardware.cpu_count > 0 ? std::to_string(hardware.cpu_count) : "",
-        hardware.cpu_model,
+        user_text(hardware.cpu_model),
         std::to_string(hardware.gpu_count),
-        hardware.gpu_model,
+        user_text(hardware.gpu_model),
         "",  // longitude: never geolocated.
         "",  // latitude
         hardware.ram_gb > 0 ? Num(hardware.ram_gb) : "",
@@ -152,10 +156,10 @@ std::string RenderCsvReport(const SweepReport& report) {
         TrialStateName(record.state),
         record.val_accuracy ? Num(*record.val_accuracy) : "",
         record.test_accuracy ? Num(*record.test_accuracy) : "",
-        trial.params.dump(),
-        trial.methods,
+        user_text(trial.params.dump()),
+        user_text(trial.methods),
         Num(report.sweep.intensity_g_per_kwh),
-        record.reason,
+        user_text(record.reason),
     };
     out += CsvLine(row);
   }

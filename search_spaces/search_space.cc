@@ -258,6 +258,9 @@ class SpaceParser {
   std::string origin_;
 };
 
+// A search space is a few hundred lines of JSON; more is a wrong file.
+constexpr size_t kMaxSearchSpaceFileBytes = 1 << 20;
+
 bool IsRegularFile(const std::string& path) {
   std::error_code error;
   return std::filesystem::is_regular_file(path, error);
@@ -352,7 +355,7 @@ std::optional<std::string> BuiltInSearchSpaceText(const std::string& name) {
 
 Result<SearchSpace> LoadSearchSpace(const std::string& name_or_path) {
   if (IsRegularFile(name_or_path)) {
-    Result<std::string> text = ReadFile(name_or_path);
+    Result<std::string> text = ReadFileUpTo(name_or_path, kMaxSearchSpaceFileBytes);
     if (!text.ok()) return text.status();
     return ParseSearchSpaceText(*text, name_or_path);
   }

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <set>
 
 #include "carbon/equivalents.h"
@@ -168,6 +169,35 @@ TEST_CASE("series errors name the file and line") {
   auto loaded = SeriesIntensity::Load(dir.Write("ok.csv", "1704067200,10\n1704070800,20\n"));  // headerless
   REQUIRE(loaded.ok());
   CHECK((*loaded)->GramsPerKwhAt(1704070800) == 20);
+}
+
+TEST_CASE("an intensity is a finite number in [0, 2000] g/kWh; NaN or a negative one is refused, not taken as unset") {
+  for (double bad : {std::nan(""), -5.0, 2500.0, HUGE_VAL}) {
+    IntensityOptions options;
+    options.grams_per_kwh = bad;
+    auto provider = MakeIntensityProvider(options);
+    CHECK_MESSAGE(provider.status().code() == Status::Code::kInvalidArgument, bad);
+    CHECK(provider.status().message().rfind("--intensity ", 0) == 0);
+  }
+  IntensityOptions zero;
+  zero.grams_per_kwh = 0;
+  REQUIRE(MakeIntensityProvider(zero).ok());
+  CHECK((*MakeIntensityProvider(zero))->GramsPerKwhAt(0) == 0);
+  CHECK(CheckIntensity(2000).ok());
+}
+
+TEST_CASE("an overlong field or line in a series is refused naming the line, before any pattern match") {
+  // 50,000 characters once overflowed std::regex's stack.
+  const std::string long_time = "2024-01-01T01:00:00." + std::string(50000, '1');
+  auto long_line = SeriesIntensity::Parse("t,g\n2024-01-01T00:00:00Z,1\n" + long_time + ",5\n", "s.csv");
+  CHECK(long_line.status().message().rfind("s.csv:3: ", 0) == 0);
+  CHECK(long_line.status().message().find("4096 bytes") != std::string::npos);
+  auto long_field = SeriesIntensity::Parse("t,g\n" + std::string(300, '2') + ",5\n", "s.csv");
+  CHECK(long_field.status().message().rfind("s.csv:2: ", 0) == 0);
+  CHECK(long_field.status().message().find("256 bytes") != std::string::npos);
+  CHECK(!ParseTimestamp(long_time).ok());
+  testing::TempDir dir;
+  CHECK(SeriesIntensity::Load(dir.path()).status().message() == dir.path() + ": not a regular file");
 }
 
 TEST_CASE("unit conversions and equivalents pinned by hand") {

@@ -1,6 +1,8 @@
 #include <dlfcn.h>
 #include <sys/stat.h>
 
+#include <cmath>
+
 #include <doctest/doctest.h>
 
 #include "carbon/power_source.h"
@@ -308,6 +310,24 @@ TEST_CASE("detection on this kind of machine says what it found and why not the 
 
   options.pue = 0.9;
   CHECK(DetectPowerSources(options).status().message().find("pue") != std::string::npos);
+}
+
+TEST_CASE("PUE and CPU watts are checked the one way every caller uses, NaN included") {
+  for (double pue : {0.9, 5.5, std::nan("")}) {
+    MeterOptions options;
+    options.pue = pue;
+    CHECK_MESSAGE(DetectPowerSources(options).status().code() == Status::Code::kInvalidArgument, pue);
+    CHECK(CheckPue(pue).message().rfind("--pue ", 0) == 0);
+  }
+  for (double watts : {0.0, -5.0, 1e308, std::nan("")}) {
+    MeterOptions options;
+    options.cpu_watts = watts;
+    CHECK_MESSAGE(DetectPowerSources(options).status().code() == Status::Code::kInvalidArgument, watts);
+    CHECK(CheckCpuWatts(watts).message().rfind("--cpu-watts ", 0) == 0);
+  }
+  CHECK(CheckPue(1).ok());
+  CHECK(CheckPue(5).ok());
+  CHECK(CheckCpuWatts(5000).ok());
 }
 
 TEST_CASE("detection picks RAPL and NVML from fake trees") {

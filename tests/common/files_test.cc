@@ -220,4 +220,19 @@ TEST_CASE("files someone else writes are read only when regular and small enough
   CHECK(ReadFileUpTo(dir.path(), 10).status().code() == Status::Code::kInvalidArgument);
 }
 
+TEST_CASE("a file the user names must be a regular file under the size cap") {
+  testing::TempDir dir;
+  std::string small = dir.Write("small.ini", "budget = 5g\n");
+  CHECK(ReadFileUpTo(small, 1024).value() == "budget = 5g\n");
+  auto too_big = ReadFileUpTo(small, 4);
+  CHECK(too_big.status().code() == Status::Code::kInvalidArgument);
+  CHECK(too_big.status().message().find(small) != std::string::npos);
+  // /dev/zero never ends and a FIFO would block: both are refused at once.
+  CHECK(ReadFileUpTo("/dev/zero", 1 << 20).status().message() == "/dev/zero: not a regular file");
+  std::string fifo = dir.File("fifo");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK(ReadFileUpTo(fifo, 1 << 20).status().message() == fifo + ": not a regular file");
+  CHECK(ReadFileUpTo(dir.path(), 1 << 20).status().code() == Status::Code::kInvalidArgument);
+}
+
 }  // namespace cs

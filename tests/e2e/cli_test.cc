@@ -88,6 +88,61 @@ TEST_CASE("a work root others may write to is refused before the sweep exists; a
   CHECK_MESSAGE(output.find(fifo + ": is a FIFO") != std::string::npos, output);
 }
 
+TEST_CASE("bad numbers, names and files on the command line: exit 2, one line naming the flag, nothing created") {
+  TempDir dir;
+  std::string db = dir.File("sweeps.db");
+  std::string escaped_csv = dir.Write("esc.csv", "time,g\n2024-01-01T00:00:00Z,\x1b[2J\x1b[31mred\n");
+  std::string huge_csv = dir.Write("huge.csv", "time,g\n2024-01-01T00:00:00." + std::string(50000, '1') + ",5\n");
+  std::string zero_budget_config = dir.Write("bom.ini", "\xef\xbb\xbf" "budget = 5\n");
+  struct Case {
+    std::vector<std::string> flags;
+    const char* message;
+  } cases[] = {
+      {{"--intensity", "nan"}, "--intensity nan: not a finite number"},
+      {{"--intensity", "-5"}, "--intensity -5: must be in [0, 2000]"},
+      {{"--cpu-watts", "nan"}, "--cpu-watts nan: not a finite number"},
+      {{"--cpu-watts", "1e308"}, "--cpu-watts 1e+308: must be in (0, 5000]"},
+      {{"--max-intensity", "nan", "--max-delay", "1h"}, "--max-intensity nan: not a finite number"},
+      {{"--pue", "7"}, "--pue 7: must be in [1, 5]"},
+      {{"--seed", "-1"}, "--seed -1: must be 0 or more"},
+      {{"--reduction-factor", "1", "--strategy", "halving"}, "--reduction-factor 1: must be in [2, 100]"},
+      {{"--parallel", "100000"}, "--parallel 100000: this process may run on"},
+      {{"--name", ".."}, "--name '..': not a name of its own"},
+      {{"--name", std::string(150, 'n')}, "--name: 150 bytes, more than the 100 allowed"},
+      {{"--name", "bad-\xff"}, "not valid UTF-8"},
+      {{"--config", "/dev/zero"}, "--config: /dev/zero: not a regular file"},
+      {{"--intensity-file", huge_csv}, "huge.csv:2: line longer than 4096 bytes"},
+      {{"--intensity-file", escaped_csv}, "esc.csv:2: '\\x1b[2J\\x1b[31mred' is not an intensity"},
+  };
+  for (const Case& c : cases) {
+    std::string output;
+    std::vector<std::string> run = {"run", "--db", db, "--budget", "1kg", "--trials", "1"};
+    if (c.flags[0] != "--name") run = Concat(run, {"--name", "x"});
+    int code = RunCarbonsweep(Concat(Concat(run, SmallSweepFlags(dir.path())), c.flags), &output);
+    CHECK_MESSAGE(code == 2, c.flags[0] << ": " << output);
+    CHECK_MESSAGE(output.find(c.message) != std::string::npos, output);
+    CHECK(output.find('\n') == output.size() - 1);  // one line.
+    CHECK(output.find('\x1b') == std::string::npos);  // user data reaches the terminal escaped.
+  }
+  std::string output;
+  CHECK(RunCarbonsweep({"run", "--db", db, "--budget", "1kg", "--name", "x", "--intensity", "0"}, &output) == 2);
+  CHECK_MESSAGE(output.find("the budget never ends the sweep; pass --trials N") != std::string::npos, output);
+  CHECK(RunCarbonsweep({"run", "--db", db, "--budget", "1kg", "--name", "x", "--sample-interval", "inf"}, &output) == 2);
+  CHECK_MESSAGE(output.find("--sample-interval inf: not a finite number") != std::string::npos, output);
+  // A BOM before the first key is skipped: the key is read (and its unitless value refused).
+  CHECK(RunCarbonsweep({"run", "--db", db, "--name", "x", "--config", zero_budget_config}, &output) == 2);
+  CHECK_MESSAGE(output.find("has no unit") != std::string::npos, output);
+  CHECK(!FileExists(db));
+  CHECK(!FileExists(db + ".d"));
+  // estimate reads the carbon flags the same way.
+  const std::vector<std::string> tdp = {"estimate", "--trials", "3", "--tdp-watts", "300", "--hours-per-trial", "1"};
+  CHECK(RunCarbonsweep(Concat(tdp, {"--intensity", "nan"}), &output) == 2);
+  CHECK_MESSAGE(output.find("--intensity nan: not a finite number") != std::string::npos, output);
+  CHECK(RunCarbonsweep(Concat(tdp, {"--pue", "7"}), &output) == 2);
+  CHECK_MESSAGE(output.find("--pue 7: must be in [1, 5]") != std::string::npos, output);
+  CHECK(RunCarbonsweep(Concat(tdp, {"--pue", "1.2", "--intensity", "100"}), &output) == 0);
+}
+
 TEST_CASE("a live sweep is refused to a second orchestrator; Ctrl-C interrupts it; resume finishes it") {
   TempDir dir;
   std::string db = dir.File("sweeps.db");

@@ -1,7 +1,10 @@
 // estimate: measured (from a sweep in the store, a file, a measurement) and
 // TDP x hours x intensity, with hand-computed figures.
+#include <cmath>
+
 #include <doctest/doctest.h>
 
+#include "carbon/power_source.h"
 #include "report/estimate.h"
 #include "tests/report/report_fixture.h"
 #include "tests/testing/temp_dir.h"
@@ -106,6 +109,18 @@ TEST_CASE("estimate refuses a request with no plan or no way to price it") {
   CHECK(EstimateSweep(request).status().message().find("--trials") != std::string::npos);
   request.trials = 3;
   CHECK(EstimateSweep(request).status().message().find("--hours-per-trial") != std::string::npos);
+}
+
+TEST_CASE("estimate checks PUE the one way run does: [1, 5], NaN refused") {
+  for (double pue : {7.0, std::nan("")}) {
+    EstimateRequest request;
+    request.trials = 3;
+    request.grams_per_kwh = 100;
+    request.tdp_watts = 300;
+    request.hours_per_trial = 1;
+    request.pue = pue;
+    CHECK(EstimateSweep(request).status().message() == CheckPue(pue).message());
+  }
 }
 
 }  // namespace

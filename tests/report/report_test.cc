@@ -119,6 +119,32 @@ TEST_CASE("CSV rows carry kg, kWh, W and seconds like codecarbon") {
   CHECK(std::stod(column(skipped, "emissions")) == 0);
 }
 
+TEST_CASE("CSV text from user data cannot run as a spreadsheet formula; the program's own numbers stay numbers") {
+  testing::TempDir dir;
+  auto store = testing::BuildFixtureStore(dir.File("store.db"));
+  SweepReport report = Load(store.get(), "random-a");
+  report.sweep.name = "=HYPERLINK(\"http://x\",\"y\")";
+  report.trials[0].record.reason = "-2+3 crashed";
+  report.trials[0].params = {{"@note", 1}};
+  report.trials[0].wall_seconds = -5;  // a number the program writes: never quoted.
+  report.hardware.cpu_model = "+cmd|' /C calc'!A0";
+  std::vector<std::string> lines = Lines(RenderCsvReport(report));
+  std::vector<std::string> header = SplitCsvLine(lines[0]);
+  std::vector<std::string> row = SplitCsvLine(lines[1]);
+  auto column = [&](const std::string& name) {
+    auto it = std::find(header.begin(), header.end(), name);
+    REQUIRE(it != header.end());
+    return row[it - header.begin()];
+  };
+  CHECK(column("project_name") == "'=HYPERLINK(\"http://x\",\"y\")");
+  CHECK(column("run_id") == "'=HYPERLINK(\"http://x\",\"y\"):trial-0");
+  CHECK(column("reason") == "'-2+3 crashed");
+  CHECK(column("cpu_model") == "'+cmd|' /C calc'!A0");
+  CHECK(column("params") == R"({"@note":1})");  // starts with '{': left as is.
+  CHECK(column("duration") == "-5");
+  for (const std::string& cell : row) CHECK_MESSAGE(std::string("=+@").find(cell.empty() ? 'x' : cell[0]) == std::string::npos, cell);
+}
+
 TEST_CASE("the empty sweep's CSV is the header alone and its other formats still render") {
   testing::TempDir dir;
   auto store = testing::BuildFixtureStore(dir.File("store.db"));

@@ -116,6 +116,15 @@ TEST_CASE("a file path loads, and a file of a built-in's name wins over the buil
   CHECK(space->dimensions[0].grid.size() == 2);
 }
 
+TEST_CASE("a space file over 1 MiB is refused naming it, before it is parsed") {
+  testing::TempDir dir;
+  std::string path = dir.Write("huge.json", kValidSpace + std::string(2 << 20, ' '));
+  Result<SearchSpace> space = LoadSearchSpace(path);
+  CHECK(space.status().code() == Status::Code::kInvalidArgument);
+  CHECK_MESSAGE(Contains(space.status().message(), path + ": "), space.status().message());
+  CHECK_MESSAGE(Contains(space.status().message(), "allowed"), space.status().message());
+}
+
 TEST_CASE("an unknown space names itself and the built-in ones") {
   Result<SearchSpace> space = LoadSearchSpace("no-such-space");
   CHECK(space.status().code() == Status::Code::kNotFound);
