@@ -232,7 +232,8 @@ Result<RegionInfo> FindRegion(const std::string& query) {
     nlohmann::json states = EmbeddedJson("codecarbon/usa_emissions.json");
     for (const auto& [name, row] : states.items()) {
       if (row.is_object() && ToLower(row.value("regionCode", "")) == wanted.substr(3) && name != "usa") {
-        found = find_if([&](const RegionInfo& r) { return r.key == "us:" + Slug(name); });
+        const std::string key = "us:" + Slug(name);  // clang < 16 cannot capture a structured binding.
+        found = find_if([&](const RegionInfo& r) { return r.key == key; });
       }
     }
   }

@@ -13,7 +13,7 @@ build_dir=${BUILD_DIR:-$repo/build}
 # --- Debian packages -------------------------------------------------------
 packages=(cmake ninja-build g++ libtorch-dev libopenblas0-openmp libboost-program-options-dev
           nlohmann-json3-dev doctest-dev libsqlite3-dev sqlite3 fortunes python3-torch
-          slurmctld slurmd slurm-client munge chromium)
+          slurmctld slurmd slurm-client munge chromium clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
