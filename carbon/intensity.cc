@@ -120,6 +120,8 @@ Result<std::unique_ptr<SeriesIntensity>> SeriesIntensity::Load(const std::string
 
 Result<std::unique_ptr<SeriesIntensity>> SeriesIntensity::Parse(const std::string& text, const std::string& name) {
   const std::string content = StripBom(text);
+  // Its column name goes into the sweep's stored JSON, which must be UTF-8.
+  if (!IsValidUtf8(content)) return Status::InvalidArgument(name + ": not UTF-8 text");
   CS_RETURN_IF_ERROR(CheckLineLengths(content, name));
   std::vector<int> lines;
   auto rows = ParseCsv(content, &lines);

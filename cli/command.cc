@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <exception>
+#include <cctype>
 #include <iostream>
 #include <sstream>
 #include <typeinfo>
@@ -71,6 +72,18 @@ Status CheckNumberTexts(const po::parsed_options& parsed, const po::variables_ma
   return Status::Ok();
 }
 
+// Boost.Program_options builds its error messages by replacing %name%
+// placeholders until none is left: a token that itself holds one (e.g.
+// "%original_token%") makes that loop endless. No flag of ours needs one.
+bool HasBoostPlaceholder(const std::string& text) {
+  for (size_t open = text.find('%'); open != std::string::npos; open = text.find('%', open + 1)) {
+    size_t close = open + 1;
+    while (close < text.size() && (std::islower(static_cast<unsigned char>(text[close])) || text[close] == '_')) ++close;
+    if (close > open + 1 && close < text.size() && text[close] == '%') return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 Status CheckFlagRange(const po::variables_map& vm, const char* flag, double min, double max,
@@ -121,6 +134,12 @@ bool ParseCommandLine(const std::string& command, const std::string& usage, po::
                       po::variables_map* vm, int* exit_code) {
   options.add_options()("help,h", "show this help")(
       "config", po::value<std::string>(), "read options from an INI-style file (name = value); flags win");
+  for (const std::string& arg : args) {
+    if (HasBoostPlaceholder(arg)) {
+      *exit_code = ReportError(command, ExitCode::kBadInput, "'" + arg + "': a %name% sequence is not allowed in flags");
+      return false;
+    }
+  }
   try {
     po::command_line_parser parser(args);
     parser.options(options);
@@ -138,6 +157,10 @@ bool ParseCommandLine(const std::string& command, const std::string& usage, po::
       Result<std::string> text = ReadFileUpTo(path, kMaxConfigFileBytes);
       if (!text.ok()) {
         *exit_code = ReportError(command, text.status().WithPrefix("--config"));
+        return false;
+      }
+      if (HasBoostPlaceholder(*text)) {
+        *exit_code = ReportError(command, ExitCode::kBadInput, path + ": a %name% sequence is not allowed in a config file");
         return false;
       }
       std::istringstream file(StripUtf8Bom(*text));

@@ -41,7 +41,12 @@ Result<double> ParseWithUnits(const std::string& text, const std::vector<std::pa
       if (number <= 0) {
         return Status::InvalidArgument(std::string(what) + " '" + text + "' must be greater than zero");
       }
-      return number * factor;
+      // In the unit the code uses: a huge amount may overflow, a tiny one may round to 0.
+      const double scaled = number * factor;
+      if (!std::isfinite(scaled) || !(scaled > 0)) {
+        return Status::InvalidArgument(std::string(what) + " '" + text + "' is out of range");
+      }
+      return scaled;
     }
   }
   return Status::InvalidArgument(std::string(what) + " '" + text + "' has unknown unit '" + unit + "' (use " +

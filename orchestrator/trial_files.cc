@@ -5,6 +5,7 @@
 #include <map>
 
 #include "common/files.h"
+#include "common/text.h"
 #include "trials/protocol.h"
 
 namespace cs {
@@ -16,12 +17,6 @@ namespace {
 constexpr double kMaxCount = 1e15;
 // Seconds a trial may report: about 30 years.
 constexpr double kMaxSeconds = 1e9;
-
-std::string FormatNumber(double value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%g", value);
-  return text;
-}
 
 std::string Shown(const nlohmann::json& value) {
   std::string text = value.dump(-1, ' ', /*ensure_ascii=*/true);

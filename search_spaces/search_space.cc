@@ -335,6 +335,12 @@ Result<SearchSpace> ParseSearchSpaceText(const std::string& text, const std::str
     size_t bracket = message.find("] ");
     if (bracket != std::string::npos) message = message.substr(bracket + 2);
     return Status::InvalidArgument(origin + ": invalid JSON: " + message);
+  } catch (const nlohmann::json::exception& error) {
+    // out_of_range.406: a number such as 1e400 that no double holds.
+    std::string message = error.what();
+    size_t bracket = message.find("] ");
+    if (bracket != std::string::npos) message = message.substr(bracket + 2);
+    return Status::InvalidArgument(origin + ": invalid JSON: " + message);
   }
   return ParseSearchSpace(document, origin);
 }

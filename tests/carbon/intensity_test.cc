@@ -198,6 +198,9 @@ TEST_CASE("an overlong field or line in a series is refused naming the line, bef
   CHECK(!ParseTimestamp(long_time).ok());
   testing::TempDir dir;
   CHECK(SeriesIntensity::Load(dir.path()).status().message() == dir.path() + ": not a regular file");
+  // Found by the intensity fuzzer: a column name that is not UTF-8 once made the sweep's JSON throw.
+  auto latin1 = SeriesIntensity::Parse("time,g\xb2\n1704067200,31\n1704070800,30\n", "s.csv");
+  CHECK(latin1.status().message() == "s.csv: not UTF-8 text");
 }
 
 TEST_CASE("unit conversions and equivalents pinned by hand") {

@@ -19,6 +19,10 @@ TEST_CASE("bad budgets are refused with the text in the message") {
   CHECK(ParseGramsCo2e("5lb").status().message().find("unknown unit 'lb'") != std::string::npos);
   CHECK(!ParseGramsCo2e("kg").ok());
   CHECK(!ParseGramsCo2e("inf g").ok());
+  // Found by the budget fuzzer: finite in their unit, out of range in grams.
+  CHECK(ParseGramsCo2e("5e-324mg").status().message().find("out of range") != std::string::npos);
+  CHECK(ParseGramsCo2e("1e308t").status().message().find("out of range") != std::string::npos);
+  CHECK(ParseSeconds(".5e308m").status().message().find("out of range") != std::string::npos);
 }
 
 TEST_CASE("energy and CO2 conversions match hand-computed values") {

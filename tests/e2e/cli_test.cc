@@ -94,6 +94,8 @@ TEST_CASE("bad numbers, names and files on the command line: exit 2, one line na
   std::string escaped_csv = dir.Write("esc.csv", "time,g\n2024-01-01T00:00:00Z,\x1b[2J\x1b[31mred\n");
   std::string huge_csv = dir.Write("huge.csv", "time,g\n2024-01-01T00:00:00." + std::string(50000, '1') + ",5\n");
   std::string zero_budget_config = dir.Write("bom.ini", "\xef\xbb\xbf" "budget = 5\n");
+  // Found by the config fuzzer: Boost's message formatting looped for ever on it.
+  std::string placeholder_config = dir.Write("loop.ini", "a%original_token%=1\n");
   struct Case {
     std::vector<std::string> flags;
     const char* message;
@@ -111,6 +113,8 @@ TEST_CASE("bad numbers, names and files on the command line: exit 2, one line na
       {{"--name", std::string(150, 'n')}, "--name: 150 bytes, more than the 100 allowed"},
       {{"--name", "bad-\xff"}, "not valid UTF-8"},
       {{"--config", "/dev/zero"}, "--config: /dev/zero: not a regular file"},
+      {{"--config", placeholder_config}, "loop.ini: a %name% sequence is not allowed in a config file"},
+      {{"--name", "%original_token%"}, "a %name% sequence is not allowed in flags"},
       {{"--intensity-file", huge_csv}, "huge.csv:2: line longer than 4096 bytes"},
       {{"--intensity-file", escaped_csv}, "esc.csv:2: '\\x1b[2J\\x1b[31mred' is not an intensity"},
   };

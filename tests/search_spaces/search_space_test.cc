@@ -202,4 +202,11 @@ TEST_CASE("bad space files: the error names the file, the JSON path and what was
   }
 }
 
+TEST_CASE("a number no double holds is refused as invalid JSON, not thrown") {
+  // Found by the search-space fuzzer (nlohmann's out_of_range.406).
+  auto space = ParseSearchSpaceText(R"({"values":[1e400]})", "big.json");
+  REQUIRE(!space.ok());
+  CHECK(space.status().message().rfind("big.json: invalid JSON: ", 0) == 0);
+}
+
 }  // namespace cs
