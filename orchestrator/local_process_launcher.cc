@@ -135,7 +135,8 @@ Result<LaunchedTrial> LocalProcessLauncher::Start(const LaunchRequest& request) 
   envp.push_back(nullptr);
 
   std::string log_path = request.work_dir + "/stderr.log";
-  int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  // The trial's own words may hold paths and data: for this user only, and never through a planted link.
+  int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (log_fd < 0) return Status::IoError(SystemError(log_path));
   int out_pipe[2], err_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) {

@@ -317,8 +317,7 @@ Result<std::string> SlurmLauncher::Submit(Job& job) {
   if (!script.ok()) return script.status();
   // Written anew at every submission: whatever the work dir holds now is not trusted.
   std::string script_path = job.work_dir + "/" + kJobScriptFile;
-  CS_RETURN_IF_ERROR(WriteFileAtomic(script_path, *script));
-  ::chmod(script_path.c_str(), 0755);
+  CS_RETURN_IF_ERROR(WriteFileAtomic(script_path, *script, /*mode=*/0700));  // this user's job alone.
 
   std::vector<std::string> argv = {"sbatch", "--parsable"};
   argv.insert(argv.end(), sbatch_args->begin(), sbatch_args->end());

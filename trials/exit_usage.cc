@@ -54,7 +54,9 @@ extern "C" void WriteExitUsageAndExit(int signal_number) {
   end = AppendText(end, ",\"unix_milliseconds\":");
   end = AppendUnsigned(end, unix_milliseconds);
   end = AppendText(end, "}\n");
-  int fd = ::open(g_usage_temp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // O_EXCL | O_NOFOLLOW: a file or link planted at the temp name is never written through.
+  ::unlink(g_usage_temp_path);
+  int fd = ::open(g_usage_temp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd >= 0) {
     ssize_t written = ::write(fd, text, static_cast<size_t>(end - text));
     ::close(fd);
@@ -67,7 +69,7 @@ extern "C" void WriteExitUsageAndExit(int signal_number) {
 
 void InstallOrchestratorDeathHandler(const std::string& work_dir) {
   const std::string path = work_dir + "/" + kTrialExitUsageFile;
-  const std::string temp_path = path + ".tmp";
+  const std::string temp_path = path + ".tmp." + std::to_string(::getpid());
   if (temp_path.size() >= sizeof g_usage_temp_path) return;  // keeps the default action: exit.
   std::memcpy(g_usage_path, path.c_str(), path.size() + 1);
   std::memcpy(g_usage_temp_path, temp_path.c_str(), temp_path.size() + 1);

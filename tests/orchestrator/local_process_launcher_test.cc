@@ -175,6 +175,9 @@ TEST_CASE("stderr is also kept in the trial's work dir") {
   std::string log;
   CHECK(testing::RunShell("cat " + dir.File("trial-3/stderr.log"), &log) == 0);
   CHECK(log == "warning\n");
+  struct stat info;
+  REQUIRE(::stat(dir.File("trial-3/stderr.log").c_str(), &info) == 0);
+  CHECK((info.st_mode & 0777) == 0600);  // the trial's words are this user's alone.
 }
 
 }  // namespace cs
