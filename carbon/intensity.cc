@@ -61,6 +61,11 @@ Result<double> ParseTimestamp(const std::string& text) {
   }
   if (!trimmed.empty() && trimmed.find('-', 1) == std::string::npos) {
     auto seconds = ParseDouble(trimmed);
+    // Found by the intensity fuzzer: 1.7e21 "seconds" overflowed time_t when printed.
+    constexpr double kLastIsoSecond = 253402300799;  // 9999-12-31T23:59:59Z.
+    if (seconds.ok() && !(*seconds >= 0 && *seconds <= kLastIsoSecond)) {
+      return Status::InvalidArgument("'" + trimmed + "' is outside the Unix seconds of years 1970 to 9999");
+    }
     if (seconds.ok()) return *seconds;
   }
   static const std::regex kIso(

@@ -201,6 +201,9 @@ TEST_CASE("an overlong field or line in a series is refused naming the line, bef
   // Found by the intensity fuzzer: a column name that is not UTF-8 once made the sweep's JSON throw.
   auto latin1 = SeriesIntensity::Parse("time,g\xb2\n1704067200,31\n1704070800,30\n", "s.csv");
   CHECK(latin1.status().message() == "s.csv: not UTF-8 text");
+  CHECK(ParseTimestamp("1704704067204704067200").status().message().find("years 1970 to 9999") != std::string::npos);
+  CHECK(!ParseTimestamp("-5").ok());
+  CHECK(ParseTimestamp("1704067200").value() == 1704067200);
 }
 
 TEST_CASE("unit conversions and equivalents pinned by hand") {
