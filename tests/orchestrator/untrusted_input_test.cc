@@ -105,7 +105,7 @@ TEST_CASE("hostile epoch and end events are skipped with a warning, never crash 
                     EventAt(0.4, {{"event", "epoch"}, {"epoch", "1"}, {"val_accuracy", 0.5}}),
                     EventAt(0.5, {{"event", "epoch"}, {"epoch", 1}, {"val_accuracy", 0.5}, {"seconds", -3}}),
                     EventAt(0.6, {{"event", "epoch"}, {"epoch", 1}, {"val_accuracy", 0.5}, {"examples", 1e300}})});
-    FakeTrialStep& end = (*script)[script->size() - 2];
+    const FakeTrialStep end = (*script)[script->size() - 2];  // a copy: the inserts below move the steps.
     REQUIRE(end.event["event"] == "end");
     FakeTrialStep forged = end;
     forged.event["val_accuracy"] = 0.99;

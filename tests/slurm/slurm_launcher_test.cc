@@ -421,8 +421,9 @@ TEST_CASE("a control character in any value that goes into a Slurm job is refuse
       {"--backbone", [](SweepConfig& c) { c.task.backbone = std::string("/m\0x", 4); }},
       {"--vocab", [](SweepConfig& c) { c.task.vocab = "/v\n"; }},
   };
-  for (const auto& [flag, spoil] : cases) {
-    CAPTURE(flag);
+  for (const auto& spoiled : cases) {  // not a structured binding: clang 14 cannot CAPTURE one.
+    const auto& [flag, spoil] = spoiled;
+    CAPTURE(spoiled.first);
     SweepConfig bad = config;
     spoil(bad);
     Status status = ValidateSweepConfig(bad);
@@ -591,8 +592,9 @@ TEST_CASE("a slurm-job.json that is not what the launcher writes is ignored with
       {"10 MB", R"({"job_id":"1","trial_id":11,"events_offset":0})" + std::string(10 << 20, ' ')},
       {"not JSON", "{\"job_id\":"},
   };
-  for (const auto& [what, text] : files) {
-    CAPTURE(what);
+  for (const auto& file : files) {  // not a structured binding: clang 14 cannot CAPTURE one.
+    const auto& [what, text] = file;
+    CAPTURE(file.first);
     Fixture fixture;
     const std::string work_dir = fixture.WorkDir(11);
     REQUIRE(MakeDirs(work_dir).ok());
