@@ -74,13 +74,12 @@ TrialFileEvents ParseTrialEventsText(const std::string& text, int max_epoch) {
     if (kind == "start") {
       events.last_end.reset();  // a new attempt: an earlier end no longer says how this one ended.
     } else if (kind == "epoch") {
-      Result<int> epoch = EpochField(*event, "epoch", 1, max_epoch);
-      Result<EpochRecord> checked = epoch.ok() ? EpochRecordFromEvent(0, *event, max_epoch, 0) : epoch.status();
+      Result<EpochRecord> checked = EpochRecordFromEvent(0, *event, max_epoch, 0);
       if (!checked.ok()) {
         events.warnings.push_back("events.log:" + std::to_string(line_number) + ": " + checked.status().message());
         continue;
       }
-      by_epoch[*epoch] = std::move(*event);
+      by_epoch[checked->epoch] = std::move(*event);
     } else if (kind == "end") {
       TrialOutcome ignored;
       Status status = FillOutcomeFromEndEvent(*event, max_epoch, &ignored);
