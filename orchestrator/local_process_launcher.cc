@@ -9,11 +9,11 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <chrono>
 #include <cstring>
 
 #include "common/files.h"
+#include "common/text.h"
 #include "trials/exit_usage.h"
 #include "trials/protocol.h"
 
@@ -86,18 +86,8 @@ std::string TrialExit::LastStderrLine() const {
   if (end == std::string::npos) return "";
   size_t begin = stderr_tail.rfind('\n', end);
   begin = begin == std::string::npos ? 0 : begin + 1;
-  std::string line;
-  for (size_t i = begin; i <= end && line.size() < 300; ++i) {
-    const unsigned char c = static_cast<unsigned char>(stderr_tail[i]);
-    if (c < 0x20 || c == 0x7f) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
-      line += escaped;
-    } else {
-      line.push_back(static_cast<char>(c));
-    }
-  }
-  return line;
+  std::string line = EscapeForTerminal(stderr_tail.substr(begin, end + 1 - begin));
+  return line.size() > 300 ? line.substr(0, 300) : line;
 }
 
 Result<LaunchedTrial> LocalProcessLauncher::Start(const LaunchRequest& request) {

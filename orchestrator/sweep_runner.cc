@@ -904,7 +904,6 @@ void SweepLoop::Handle(const LauncherEvent& event) {
   } else if (kind == "end") {
     TrialOutcome ignored;
     Status checked = FillOutcomeFromEndEvent(event.event, TrialEpochBound(trial.params), &ignored);
-    if (checked.ok() && !event.event["state"].is_string()) checked = Status::InvalidArgument("state: not a string");
     if (!checked.ok()) return Warn(trial.index, "end event: " + checked.message() + " (skipped)");
     trial.end_event = event.event;
   } else if (kind == kEnergyEventName) {

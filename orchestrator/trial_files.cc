@@ -83,9 +83,8 @@ TrialFileEvents ParseTrialEventsText(const std::string& text, int max_epoch) {
     } else if (kind == "end") {
       TrialOutcome ignored;
       Status status = FillOutcomeFromEndEvent(*event, max_epoch, &ignored);
-      if (!status.ok() || !(*event)["state"].is_string()) {
-        events.warnings.push_back("events.log:" + std::to_string(line_number) + ": " +
-                                  (status.ok() ? "state: not a string" : status.message()));
+      if (!status.ok()) {
+        events.warnings.push_back("events.log:" + std::to_string(line_number) + ": " + status.message());
         continue;
       }
       events.last_end = std::move(*event);
@@ -139,6 +138,7 @@ Result<EpochRecord> EpochRecordFromEvent(int64_t trial_id, const nlohmann::json&
 
 Status FillOutcomeFromEndEvent(const nlohmann::json& end, int max_epoch, TrialOutcome* outcome) {
   if (!end.is_object()) return Status::InvalidArgument("an end event is not an object");
+  if (!end.contains("state") || !end["state"].is_string()) return Status::InvalidArgument("state: not a string");
   TrialOutcome checked = *outcome;
   if (end.contains("best_epoch") && !end["best_epoch"].is_null()) {
     Result<int> best = EpochField(end, "best_epoch", 0, max_epoch);  // 0: ended before its first epoch.

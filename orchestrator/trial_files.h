@@ -48,7 +48,7 @@ TrialFileEvents ParseTrialEventsText(const std::string& text, int max_epoch);
 Result<EpochRecord> EpochRecordFromEvent(int64_t trial_id, const nlohmann::json& event, int max_epoch,
                                          double now_unix);
 
-// Copies the metrics of an "end" event into `outcome`, checked like an epoch
+// Copies the metrics of an "end" event (whose "state" must be a string) into `outcome`, checked like an epoch
 // event (best_epoch in [0, max_epoch], 0 before any epoch; accuracies in [0, 1]); on a bad field
 // nothing is copied and InvalidArgument names it.
 Status FillOutcomeFromEndEvent(const nlohmann::json& end, int max_epoch, TrialOutcome* outcome);
