@@ -9,6 +9,7 @@
 #include "cli/trial_check.h"
 #include "cli/trial_flags.h"
 #include "common/files.h"
+#include "common/json.h"
 #include "orchestrator/slurm_energy.h"
 #include "trials/dataset.h"
 #include "trials/exit_usage.h"
@@ -41,7 +42,7 @@ void AddTrialFlags(po::options_description* options) {
 
 Result<TrialOptions> TrialOptionsFromFlags(const po::variables_map& vm) {
   TrialOptions trial;
-  nlohmann::json params_json = nlohmann::json::parse(vm["params"].as<std::string>(), nullptr, false);
+  nlohmann::json params_json = ParseJsonOrDiscarded(vm["params"].as<std::string>());
   if (params_json.is_discarded() || !params_json.is_object()) {
     return Status::InvalidArgument("--params: not a JSON object: " + vm["params"].as<std::string>());
   }

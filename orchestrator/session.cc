@@ -10,6 +10,7 @@
 #include "carbon/sampler.h"
 #include "common/clock.h"
 #include "common/files.h"
+#include "common/json.h"
 #include "common/text.h"
 #include "common/units.h"
 #include "orchestrator/local_process_launcher.h"
@@ -232,7 +233,7 @@ Result<SweepOutcome> ResumeSweep(const std::string& name, const ResumeOverrides&
   if (!store.ok()) return store.status();
   auto sweep = (*store)->GetSweep(name);
   if (!sweep.ok()) return sweep.status();
-  nlohmann::json config_json = nlohmann::json::parse(sweep->config_json, nullptr, /*allow_exceptions=*/false);
+  nlohmann::json config_json = ParseJsonOrDiscarded(sweep->config_json);
   if (config_json.is_discarded()) return Status::Corruption(options.db_path + ": sweep '" + name + "': config is not JSON");
   auto config = SweepConfig::FromJson(config_json);
   if (!config.ok()) return config.status().WithPrefix(options.db_path + ": sweep '" + name + "'");

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/json.h"
+
 namespace cs {
 
 namespace {
@@ -32,7 +34,7 @@ nlohmann::json EnergyRecordFromSample(const EnergySample& sample) {
 }
 
 std::optional<nlohmann::json> EnergyEventFromLine(const std::string& line) {
-  nlohmann::json record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  nlohmann::json record = ParseJsonOrDiscarded(line);
   if (!record.is_object()) return std::nullopt;
   // The worker's file is not trusted: a number that is infinite (1e999
   // parses so), negative or absurd would be charged to the budget as grams.

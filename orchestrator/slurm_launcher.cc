@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "common/files.h"
+#include "common/json.h"
 #include "orchestrator/slurm_energy.h"
 #include "trials/protocol.h"
 
@@ -118,7 +119,7 @@ std::optional<JobStateFile> ReadJobStateFile(const std::string& path,
     warn(path + ": " + std::to_string(size) + " bytes, more than slurm-job.json ever holds; ignored");
     return std::nullopt;
   }
-  nlohmann::json json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  nlohmann::json json = ParseJsonOrDiscarded(text);
   auto field = [&](const char* name) -> const nlohmann::json* {
     if (!json.is_object()) return nullptr;
     auto it = json.find(name);

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common/files.h"
+#include "common/json.h"
 #include "common/units.h"
 #include "orchestrator/cost_model.h"
 #include "orchestrator/slurm_energy.h"
@@ -345,7 +346,7 @@ Status SweepLoop::IngestWorkDir(TrialRecord& trial) {
   // before it died. RecordEpoch is idempotent, so re-reading all is safe.
   if (trial.work_dir.empty()) return Status::Ok();
   CS_RETURN_IF_ERROR(RecoverEnergyAfterOrchestratorDeath(trial));
-  const int max_epoch = TrialEpochBound(nlohmann::json::parse(trial.params_json, nullptr, /*allow_exceptions=*/false));
+  const int max_epoch = TrialEpochBound(ParseJsonOrDiscarded(trial.params_json));
   TrialFileEvents files = ReadTrialEvents(trial.work_dir, max_epoch);
   for (const std::string& warning : files.warnings) Warn(trial.index, warning + " (skipped)");
   for (const nlohmann::json& epoch : files.epochs) {
@@ -455,7 +456,7 @@ bool SweepLoop::AdoptRunning(const TrialRecord& record) {
   ActiveTrial trial;
   trial.id = record.id;
   trial.index = record.index;
-  trial.params = nlohmann::json::parse(record.params_json, nullptr, /*allow_exceptions=*/false);
+  trial.params = ParseJsonOrDiscarded(record.params_json);
   if (!trial.params.is_object()) return false;
   auto parsed = ParseTrialParams(trial.params);
   trial.epochs = parsed.ok() ? parsed->epochs : 1;
@@ -673,7 +674,7 @@ void SweepLoop::StartWhatFits() {
     if (record) {
       trial.id = record->id;
       trial.index = record->index;
-      trial.params = nlohmann::json::parse(record->params_json, nullptr, /*allow_exceptions=*/false);
+      trial.params = ParseJsonOrDiscarded(record->params_json);
       trial.work_dir = record->work_dir.empty() ? WorkDirFor(record->index) : record->work_dir;
       if (config_.halving) {
         trial.stop_after_epoch = next.kind == NextWork::Kind::kPromote ? next.decision.stop_after_epoch

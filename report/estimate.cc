@@ -7,6 +7,7 @@
 
 #include "carbon/power_source.h"
 #include "common/files.h"
+#include "common/json.h"
 #include "common/units.h"
 #include "report/text_table.h"
 
@@ -60,7 +61,7 @@ Result<PerExampleEnergy> CalibrationFromSweep(SweepStore* store, const std::stri
 Result<PerExampleEnergy> CalibrationFromFile(const std::string& path) {
   Result<std::string> text = ReadFile(path);
   if (!text.ok()) return text.status();
-  nlohmann::json json = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  nlohmann::json json = ParseJsonOrDiscarded(*text);
   if (json.is_discarded() || !json.is_object()) return Status::InvalidArgument(path + ": not a JSON object");
   auto number = [&](const nlohmann::json& object, const char* key, const std::string& where) -> Result<double> {
     if (!object.contains(key) || !object[key].is_number() || !(object[key].get<double>() > 0)) {

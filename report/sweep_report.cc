@@ -8,6 +8,7 @@
 #include "carbon/equivalents.h"
 #include "carbon/intensity.h"
 #include "common/files.h"
+#include "common/json.h"
 #include "common/units.h"
 #include "report/text_table.h"
 
@@ -47,11 +48,6 @@ std::string BackboneDir(const nlohmann::json& config, const ReportOptions& optio
   return dir.empty() ? options.default_backbone_dir : dir;
 }
 
-double NumberOr(const nlohmann::json& object, const char* key, double fallback) {
-  if (object.is_object() && object.contains(key) && object[key].is_number()) return object[key].get<double>();
-  return fallback;
-}
-
 // Reads what `carbonsweep pretrain` writes: provenance.total (the whole line
 // of backbones when one continued another with --init-from), else the run's
 // own provenance.energy and provenance.timing (backbones made before --init-from).
@@ -70,12 +66,12 @@ std::optional<BackboneFootprint> ReadBackboneFootprint(const std::string& dir) {
   const nlohmann::json& timing = provenance.contains("timing") ? provenance["timing"] : none;
   BackboneFootprint footprint;
   footprint.path = path;
-  footprint.joules = NumberOr(has_total ? total : energy, "joules", 0);
-  footprint.grams_co2e = NumberOr(has_total ? total : energy, "grams_co2e", 0);
-  footprint.seconds = NumberOr(has_total ? total : timing, "wall_seconds", 0);
+  footprint.joules = JsonNumberOr(has_total ? total : energy, "joules", 0);
+  footprint.grams_co2e = JsonNumberOr(has_total ? total : energy, "grams_co2e", 0);
+  footprint.seconds = JsonNumberOr(has_total ? total : timing, "wall_seconds", 0);
   if (footprint.joules <= 0 && footprint.grams_co2e <= 0) return std::nullopt;
-  const double steps = NumberOr(has_total ? total : provenance, "steps", 0);
-  const double runs = NumberOr(total, "backbones", 1);
+  const double steps = JsonNumberOr(has_total ? total : provenance, "steps", 0);
+  const double runs = JsonNumberOr(total, "backbones", 1);
   std::string what = "masked-LM pre-training";
   if (steps > 0) what += StringPrintf(", %lld steps", static_cast<long long>(steps));
   if (runs > 1) what += StringPrintf(" in %lld runs (each continuing the last)", static_cast<long long>(runs));
@@ -186,7 +182,7 @@ std::string HardwareInfo::Describe() const {
 
 nlohmann::json ParseJsonColumn(const std::string& text) {
   if (text.empty()) return nlohmann::json::object();
-  nlohmann::json parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  nlohmann::json parsed = ParseJsonOrDiscarded(text);
   return parsed.is_discarded() ? nlohmann::json::object() : parsed;
 }
 

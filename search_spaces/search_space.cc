@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/files.h"
+#include "common/json.h"
 #include "search_spaces/built_in_spaces.h"
 #include "trials/params.h"
 
@@ -326,23 +327,9 @@ Result<SearchSpace> ParseSearchSpace(const nlohmann::json& document, const std::
 }
 
 Result<SearchSpace> ParseSearchSpaceText(const std::string& text, const std::string& origin) {
-  nlohmann::json document;
-  try {
-    document = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& error) {
-    // what() reads "[json.exception.parse_error.101] parse error at line 3, column 5: ..."
-    std::string message = error.what();
-    size_t bracket = message.find("] ");
-    if (bracket != std::string::npos) message = message.substr(bracket + 2);
-    return Status::InvalidArgument(origin + ": invalid JSON: " + message);
-  } catch (const nlohmann::json::exception& error) {
-    // out_of_range.406: a number such as 1e400 that no double holds.
-    std::string message = error.what();
-    size_t bracket = message.find("] ");
-    if (bracket != std::string::npos) message = message.substr(bracket + 2);
-    return Status::InvalidArgument(origin + ": invalid JSON: " + message);
-  }
-  return ParseSearchSpace(document, origin);
+  Result<nlohmann::json> document = ParseJson(text, origin);
+  if (!document.ok()) return document.status();
+  return ParseSearchSpace(*document, origin);
 }
 
 std::vector<std::string> BuiltInSearchSpaceNames() {

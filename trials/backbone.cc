@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "common/files.h"
+#include "common/json.h"
 
 #ifndef CARBONSWEEP_SOURCE_DIR
 #define CARBONSWEEP_SOURCE_DIR ""
@@ -58,7 +59,7 @@ Result<LoadedBackbone> LoadBackbone(const std::string& dir, BackboneWeights weig
   std::string info_path = JoinPath(dir, kBackboneInfoFile);
   Result<std::string> text = ReadFile(info_path);
   if (!text.ok()) return text.status();
-  nlohmann::json info = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  nlohmann::json info = ParseJsonOrDiscarded(*text);
   if (info.is_discarded() || !info.is_object()) {
     return Status::Corruption(info_path + ": not a JSON object");
   }

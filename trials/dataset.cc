@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "common/files.h"
+#include "common/json.h"
 #include "trials/data_text.h"
 
 namespace cs {
@@ -284,15 +285,9 @@ void AssignLabelIds(const std::vector<std::string>& raw_labels, LoadedItems* ite
 template <typename Add>
 Status AddJsonLine(const std::string& path, int line, std::string_view raw, const TaskSpec& spec, Add&& add) {
   std::string where = path + ":" + std::to_string(line);
-  nlohmann::json object;
-  try {
-    object = nlohmann::json::parse(raw);
-  } catch (const nlohmann::json::parse_error& e) {
-    std::string what = e.what();
-    size_t colon = what.rfind(": ");
-    return Status::InvalidArgument(where + ": bad JSON (" + (colon == std::string::npos ? what : what.substr(colon + 2)) +
-                                   ")");
-  }
+  Result<nlohmann::json> parsed = ParseJson(raw, where);
+  if (!parsed.ok()) return parsed.status();
+  const nlohmann::json& object = *parsed;
   if (!object.is_object()) return Status::InvalidArgument(where + ": expected a JSON object");
   auto field = [&](const std::string& name, std::string* value) -> Status {
     auto it = object.find(name);

@@ -102,7 +102,7 @@ struct TaskSplit {
 
 // Loads, cleans, deduplicates, shuffles and splits. Errors are one line
 // naming the file and line: a missing file or data cache ("run scripts/setup.sh"),
-// a missing column (with the columns found), invalid UTF-8, a bad JSON line,
+// a missing column (with the columns found), invalid UTF-8, an invalid JSON line,
 // unbalanced quotes, an empty set, a single class, parts larger than the data.
 Result<TaskSplit> LoadTask(const TaskSpec& spec);
 

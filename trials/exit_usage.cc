@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/files.h"
+#include "common/json.h"
 
 namespace cs {
 
@@ -96,7 +97,7 @@ std::optional<TrialExitUsage> ReadTrialExitUsage(const std::string& work_dir) {
   // every field checked before it prices a single joule.
   Result<std::string> text = ReadFileUpTo(work_dir + "/" + kTrialExitUsageFile, /*max_bytes=*/4096);
   if (!text.ok()) return std::nullopt;
-  nlohmann::json object = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  nlohmann::json object = ParseJsonOrDiscarded(*text);
   if (!object.is_object()) return std::nullopt;
   constexpr uint64_t kMaxPid = uint64_t{1} << 22;              // Linux's PID_MAX_LIMIT.
   constexpr uint64_t kMaxCpuMicroseconds = uint64_t{1} << 50;  // about 35 years of CPU.

@@ -1,5 +1,7 @@
 #include "trials/protocol.h"
 
+#include "common/json.h"
+
 namespace cs {
 
 const char* TrialEndStateName(TrialEndState state) {
@@ -19,8 +21,7 @@ std::string FormatTrialEvent(const nlohmann::json& event) {
 std::optional<nlohmann::json> ParseTrialEvent(const std::string& line) {
   const std::string prefix = kTrialEventPrefix;
   if (line.compare(0, prefix.size(), prefix) != 0) return std::nullopt;
-  nlohmann::json event = nlohmann::json::parse(line.begin() + prefix.size(), line.end(), nullptr,
-                                               /*allow_exceptions=*/false);
+  nlohmann::json event = ParseJsonOrDiscarded(std::string_view(line).substr(prefix.size()));
   if (event.is_discarded() || !event.is_object()) return std::nullopt;
   auto kind = event.find("event");
   if (kind == event.end() || !kind->is_string()) return std::nullopt;

@@ -150,7 +150,9 @@ TEST_CASE("user data errors name the file and the line") {
   CHECK(Contains(LoadError(spec_for("fields.csv", "id,text,label\n1,a,x\n2,b\n")),
                  "fields.csv:3: 2 fields, the header has 3"));
   CHECK(Contains(LoadError(spec_for("bad.jsonl", "{\"text\":\"a\",\"label\":1}\n{\"text\": oops}\n")),
-                 "bad.jsonl:2: bad JSON"));
+                 "bad.jsonl:2: invalid JSON"));
+  CHECK(Contains(LoadError(spec_for("huge.jsonl", "{\"text\":\"a\",\"label\":1e400}\n")),
+                 "huge.jsonl:1: invalid JSON: number overflow"));
   CHECK(Contains(LoadError(spec_for("field.jsonl", "{\"text\":\"a\",\"label\":1}\n\n{\"txt\":\"b\",\"label\":0}\n")),
                  "field.jsonl:3: no field 'text' (fields: label, txt)"));
   CHECK(Contains(LoadError(spec_for("empty_label.csv", "text,label\na,x\nb,\n")), "empty_label.csv:3: empty label"));

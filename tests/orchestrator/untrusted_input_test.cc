@@ -218,6 +218,16 @@ TEST_CASE("events.log lines: every field is checked for type and range") {
   }
 }
 
+TEST_CASE("an event with a number no double holds is skipped, not thrown") {
+  // nlohmann throws out_of_range.406 for 1e400 even when told not to throw.
+  TrialFileEvents events = ParseTrialEventsText(
+      "@cs {\"event\":\"epoch\",\"epoch\":1,\"val_accuracy\":1e400}\n"
+      "@cs {\"event\":\"end\",\"state\":\"finished\",\"seconds\":-2e308}\n",
+      /*max_epoch=*/3);
+  CHECK(events.epochs.empty());
+  CHECK(!events.last_end.has_value());
+}
+
 TEST_CASE("the epochs a stored trial may report are bounded by its params") {
   CHECK(TrialEpochBound({{"epochs", 3}}) == 3);
   CHECK(TrialEpochBound({{"epochs", 0}}) == kMaxTrialEpochs);
