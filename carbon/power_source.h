@@ -76,7 +76,7 @@ struct MeterOptions {
   RamRule ram_rule = RamRule::kDimmV3;
   double ram_watts = -1;  // with RamRule::kUserSet: constant RAM watts for the machine.
   IdleShare idle_share = IdleShare::kExclude;
-  double pue = 1.0;       // power usage effectiveness; multiplies every joule's grams.
+  double pue = 1.0;       // power usage effectiveness: described with the samples; EnergyPricing applies it.
 };
 
 // Energy one counter saw on one device since its previous read.

@@ -254,8 +254,7 @@ void PowerSampler::SampleLocked(int64_t final_trial_id, double final_cpu_seconds
     }
   }
 
-  // 5. Samples, with grams at the intensity in force mid-interval.
-  double intensity = intensity_->GramsPerKwhAt(now_unix - interval / 2);
+  // 5. Samples, in meter joules: whoever records them prices them (EnergyPricing).
   for (const auto& [key, value] : joules) {
     if (value <= 0) continue;
     EnergySample sample;
@@ -264,8 +263,6 @@ void PowerSampler::SampleLocked(int64_t final_trial_id, double final_cpu_seconds
     std::tie(sample.trial_id, sample.component, sample.method) = key;
     sample.joules = value;
     sample.watts = interval > 0 ? value / interval : 0;
-    sample.intensity_g_per_kwh = intensity;
-    sample.grams_co2e = value * setup_.options.pue * intensity / 3.6e6;
     auto used = cpu_seconds.find(sample.trial_id);
     if (used != cpu_seconds.end()) sample.cpu_seconds = used->second;
     totals_[{sample.trial_id, static_cast<int>(sample.component)}] += value;

@@ -1,6 +1,7 @@
 // PowerSampler: the background thread that turns power sources into energy
-// samples per trial, with grams CO2e at the intensity in force at each
-// sample's time.
+// samples per trial, in joules at the meter. It prices nothing: PUE and
+// grams CO2e are applied by EnergyPricing (carbon/energy_pricing.h) where the
+// samples are recorded; the intensity it is given is only described.
 //
 // Owned by the orchestrator (one per machine, so N concurrent trials never
 // count the machine N times) or by a trial process metering itself on a
@@ -47,9 +48,7 @@ struct EnergySample {
   Component component = Component::kCpu;
   EnergyMethod method = EnergyMethod::kCpuTimeModel;
   double joules = 0;            // at the meter, before PUE.
-  double watts = 0;             // joules / interval_seconds.
-  double intensity_g_per_kwh = 0;  // in force at the interval's midpoint.
-  double grams_co2e = 0;        // joules x PUE x intensity / 3.6e6.
+  double watts = 0;             // joules / interval_seconds, at the meter.
   double cpu_seconds = 0;       // the trial's CPU seconds in the interval (on each of its samples); 0 unattributed.
 };
 

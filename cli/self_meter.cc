@@ -11,7 +11,8 @@ constexpr int64_t kSelfTrialId = 0;  // the one "trial" this sampler meters: the
 EnergyReading SelfEnergyMeter::Read() {
   sampler_->SampleOnce();
   for (const EnergySample& sample : sampler_->TakeSamples()) {
-    if (sample.trial_id == kSelfTrialId) grams_co2e_ += sample.grams_co2e;
+    if (sample.trial_id != kSelfTrialId) continue;
+    grams_co2e_ += pricing_.Price(sample.joules, sample.interval_seconds, sample.unix_seconds).grams_co2e;
   }
   EnergyReading reading;
   reading.joules = sampler_->TotalJoules(kSelfTrialId, Component::kCpu) +
@@ -34,7 +35,7 @@ Result<std::unique_ptr<SelfEnergyMeter>> StartSelfMeter(const IntensityOptions& 
   auto sampler = std::make_unique<PowerSampler>(std::move(*setup), *intensity, sampler_options);
   CS_RETURN_IF_ERROR(sampler->MeterSelf(kSelfTrialId));
   sampler->Start();
-  return std::make_unique<SelfEnergyMeter>(std::move(sampler));
+  return std::make_unique<SelfEnergyMeter>(std::move(sampler), *intensity, pue);
 }
 
 }  // namespace cs

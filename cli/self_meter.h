@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "carbon/energy_pricing.h"
 #include "carbon/intensity.h"
 #include "carbon/sampler.h"
 #include "common/status.h"
@@ -17,7 +18,9 @@ namespace cs {
 
 class SelfEnergyMeter : public EnergyMeter {
  public:
-  explicit SelfEnergyMeter(std::unique_ptr<PowerSampler> sampler) : sampler_(std::move(sampler)) {}
+  SelfEnergyMeter(std::unique_ptr<PowerSampler> sampler, std::shared_ptr<const IntensityProvider> intensity,
+                  double pue)
+      : sampler_(std::move(sampler)), intensity_(std::move(intensity)), pricing_(pue, intensity_.get()) {}
   ~SelfEnergyMeter() override { sampler_->Stop(); }
 
   // Everything metered since the start: takes a reading now.
@@ -27,7 +30,9 @@ class SelfEnergyMeter : public EnergyMeter {
 
  private:
   std::unique_ptr<PowerSampler> sampler_;
-  double grams_co2e_ = 0;  // summed from the drained samples.
+  std::shared_ptr<const IntensityProvider> intensity_;
+  EnergyPricing pricing_;
+  double grams_co2e_ = 0;  // summed from the drained samples, priced one by one.
 };
 
 // Detects this machine's power sources and starts metering this process,

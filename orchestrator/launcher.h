@@ -1,6 +1,6 @@
 // TrialLauncher: how the sweep loop starts trial processes and hears from
 // them. One real implementation per place a trial can run (a local child
-// process today, a Slurm job later) and a scripted fake for tests.
+// process, a Slurm job) and a scripted fake for tests.
 //
 // The loop is ninja's: Start() what the free slots allow, then Wait() for
 // the next thing to happen (an event line, an exit) or for the next sampler

@@ -237,7 +237,9 @@ Result<SweepOutcome> ResumeSweep(const std::string& name, const ResumeOverrides&
   if (config_json.is_discarded()) return Status::Corruption(options.db_path + ": sweep '" + name + "': config is not JSON");
   auto config = SweepConfig::FromJson(config_json);
   if (!config.ok()) return config.status().WithPrefix(options.db_path + ": sweep '" + name + "'");
-  config->budget_grams_co2e = sweep->budget_grams_co2e;  // the store's figure (resume --budget may have changed it).
+  // The budget lives in the sweep's record alone (config_json does not hold it).
+  config->budget_grams_co2e = sweep->budget_grams_co2e;
+  config->on_budget = sweep->on_budget;
   if (overrides.budget_grams_co2e) config->budget_grams_co2e = *overrides.budget_grams_co2e;
   if (overrides.parallel) config->parallel = *overrides.parallel;
   if (overrides.total_threads) config->total_threads = *overrides.total_threads;

@@ -51,8 +51,7 @@ std::optional<nlohmann::json> EnergyEventFromLine(const std::string& line) {
   return record;
 }
 
-Result<PowerSampleRow> PowerSampleFromEnergyEvent(const nlohmann::json& event, int64_t sweep_id, int64_t trial_id,
-                                                  double pue, const IntensityProvider& intensity) {
+Result<MeterReading> MeterReadingFromEnergyEvent(const nlohmann::json& event, int64_t trial_id) {
   auto number = [&](const char* field) -> Result<double> {
     if (!event.contains(field) || !event[field].is_number()) {
       return Status::InvalidArgument(std::string(kTrialEnergyFile) + ": trial " + std::to_string(trial_id) +
@@ -82,18 +81,14 @@ Result<PowerSampleRow> PowerSampleFromEnergyEvent(const nlohmann::json& event, i
     return Status::InvalidArgument(std::string(kTrialEnergyFile) + ": trial " + std::to_string(trial_id) +
                                    ": joules and interval must be finite and non-negative");
   }
-  PowerSampleRow row;
-  row.sweep_id = sweep_id;
-  row.trial_id = trial_id;
-  row.unix_seconds = *unix_seconds;
-  row.interval_seconds = *interval;
-  row.component = *component;
-  row.method = *method;
-  row.joules = *joules * pue;
-  row.watts = *interval > 0 ? row.joules / *interval : 0;
-  row.intensity_g_per_kwh = intensity.GramsPerKwhAt(*unix_seconds - *interval / 2);
-  row.grams_co2e = row.joules * row.intensity_g_per_kwh / 3.6e6;
-  return row;
+  MeterReading reading;
+  reading.trial_id = trial_id;
+  reading.end_unix_seconds = *unix_seconds;
+  reading.interval_seconds = *interval;
+  reading.component = *component;
+  reading.method = *method;
+  reading.meter_joules = *joules;
+  return reading;
 }
 
 Result<std::unique_ptr<SelfMeterLog>> SelfMeterLog::Start(const std::string& work_dir, const MeterOptions& options,

@@ -2,7 +2,8 @@
 // worker appends one JSON line per energy sample to <work_dir>/energy.log on
 // the shared filesystem; the SlurmLauncher tails that file and hands each
 // line to the sweep loop as a kEvent whose event is {"event":"energy", ...};
-// the loop turns it into a store row with PowerSampleFromEnergyEvent().
+// the loop turns it into a MeterReading (MeterReadingFromEnergyEvent) for its
+// EnergyLedger.
 //
 // The worker records joules at the meter only. PUE and carbon intensity are
 // applied by the orchestrator, so a sweep has one intensity source whatever
@@ -30,7 +31,7 @@
 #include "carbon/power_source.h"
 #include "carbon/sampler.h"
 #include "common/status.h"
-#include "store/sweep_store.h"
+#include "orchestrator/energy_ledger.h"
 
 namespace cs {
 
@@ -45,11 +46,10 @@ nlohmann::json EnergyRecordFromSample(const EnergySample& sample);
 // finite and non-negative (unix_seconds positive).
 std::optional<nlohmann::json> EnergyEventFromLine(const std::string& line);
 
-// The store row for one "energy" event of trial `trial_id`: joules x `pue`,
-// grams at `intensity` in force at the middle of the interval.
-// InvalidArgument naming the field when the event lacks one or has negative joules.
-Result<PowerSampleRow> PowerSampleFromEnergyEvent(const nlohmann::json& event, int64_t sweep_id, int64_t trial_id,
-                                                  double pue, const IntensityProvider& intensity);
+// The meter reading of one "energy" event of trial `trial_id` (meter joules:
+// the ledger applies PUE and intensity). InvalidArgument naming the field
+// when the event lacks one or has negative or non-finite numbers.
+Result<MeterReading> MeterReadingFromEnergyEvent(const nlohmann::json& event, int64_t trial_id);
 
 // Meters this process and appends its samples to <work_dir>/energy.log.
 class SelfMeterLog {

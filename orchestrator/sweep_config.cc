@@ -59,8 +59,6 @@ std::string StrategyLabel(const SweepConfig& config) {
 nlohmann::json SweepConfig::ToJson() const {
   nlohmann::json json = {
       {"name", name},
-      {"budget_grams_co2e", budget_grams_co2e},
-      {"on_budget", OnBudgetName(on_budget)},
       {"space", space},
       {"strategy", StrategyKindName(strategy.kind)},
       {"seed", strategy.seed},
@@ -94,10 +92,6 @@ Result<SweepConfig> SweepConfig::FromJson(const nlohmann::json& json) {
   SweepConfig config;
   try {
     config.name = json.at("name").get<std::string>();
-    config.budget_grams_co2e = json.at("budget_grams_co2e").get<double>();
-    auto on_budget = ParseOnBudget(json.value("on_budget", "stop"));
-    if (!on_budget) return Status::Corruption("config.on_budget: unknown value");
-    config.on_budget = *on_budget;
     config.space = json.value("space", config.space);
     auto kind = ParseStrategyKind(json.value("strategy", "random"));
     if (!kind.ok()) return kind.status().WithPrefix("config.strategy");

@@ -57,7 +57,7 @@ struct CarbonOptions {
   double sample_interval_seconds = 1.0;  // --sample-interval.
 };
 
-// Where trials run (issue 6).
+// Where trials run.
 enum class LauncherKind {
   kLocal = 0,  // child processes of the orchestrator, metered by its sampler.
   kSlurm = 1,  // Slurm batch jobs that meter themselves (orchestrator/slurm_launcher.h).
@@ -74,7 +74,7 @@ struct SlurmSettings {
   std::string extra;       // --slurm-extra: more sbatch flags, split as a shell would.
 };
 
-// Early stopping of weak trials (issue 7).
+// Early stopping of weak trials.
 enum class PruneMode {
   kNone = 0,
   kMedian = 1,  // --prune median: MedianPruner after each epoch.
@@ -82,6 +82,9 @@ enum class PruneMode {
 
 struct SweepConfig {
   std::string name;                 // unique in the store.
+  // The budget as `run` was given it. Once the sweep is recorded, its record
+  // (SweepRecord::budget_grams_co2e, on_budget) is the one source: ToJson
+  // leaves these out, and `resume --budget` changes the record alone.
   double budget_grams_co2e = 0;     // > 0.
   OnBudget on_budget = OnBudget::kStop;
   std::string space = kDefaultSearchSpace;  // as given: built-in name or file path.
@@ -103,8 +106,10 @@ struct SweepConfig {
 
   // Threads each trial gets: total_threads (or the machine's) / parallel, at least 1.
   int ThreadsPerTrial() const;
+  // Everything but the budget (see above), as stored in sweeps.config_json.
   nlohmann::json ToJson() const;
-  // Reads what ToJson wrote; fields missing in older sweeps keep their defaults.
+  // Reads what ToJson wrote; fields missing in older sweeps keep their
+  // defaults, and the budget is left for the caller to take from the record.
   static Result<SweepConfig> FromJson(const nlohmann::json& json);
 };
 

@@ -104,10 +104,12 @@ std::string RenderCsvReport(const SweepReport& report) {
   for (const ReportTrial& trial : report.trials) {
     const TrialRecord& record = trial.record;
     std::map<std::string, ComponentTotals> components = ByComponent(trial);
+    // Power as stored, PUE included like the energy columns beside it, so
+    // power x duration = energy in every row.
     auto power = [&](const char* name) {
       auto it = components.find(name);
       if (it == components.end() || it->second.seconds <= 0) return std::string("0");
-      return Num(it->second.joules / report.sweep.pue / it->second.seconds);
+      return Num(it->second.joules / it->second.seconds);
     };
     auto energy = [&](const char* name) {
       auto it = components.find(name);

@@ -79,7 +79,7 @@ struct MedianPrunerOptions {
   int min_trials = 3;
   // Which other trials form the median.
   enum class Reference {
-    kFinishedTrials = 0,  // finished trials only (issue 7, Optuna): unbiased by pruned ones.
+    kFinishedTrials = 0,  // finished trials only (as Optuna does): unbiased by pruned ones.
     kAllOtherTrials = 1,  // every other trial that reached the epoch.
   } reference = Reference::kFinishedTrials;
 };

@@ -161,10 +161,22 @@ Status AddCpuSecondsVersion2(SqliteDb& db) {
                  "adding CPU seconds to samples and trials, and carbon-aware holds (version 2)");
 }
 
+// Version 2 -> 3: the budget is kept in the sweeps row alone. config_json
+// held a copy that `resume --budget` never updated, so reports showed two
+// budgets; the copy is removed (config_json that is not valid JSON is left
+// as it is: resume refuses it with its own message).
+Status BudgetOnceVersion3(SqliteDb& db) {
+  return db.Exec(R"sql(
+    UPDATE sweeps SET config_json = json_remove(config_json, '$.budget_grams_co2e', '$.on_budget')
+      WHERE json_valid(config_json);
+  )sql",
+                 "removing the budget's copy from sweeps.config_json (version 3)");
+}
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
-  static const std::vector<Migration> migrations = {&CreateVersion1, &AddCpuSecondsVersion2};
+  static const std::vector<Migration> migrations = {&CreateVersion1, &AddCpuSecondsVersion2, &BudgetOnceVersion3};
   return migrations;
 }
 

@@ -53,7 +53,7 @@ namespace cs {
 
 // The format version this build writes, kept in `PRAGMA user_version`.
 // History and the migration rule: docs/store-format.md.
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 // ---------------------------------------------------------------------------
 // Stored enums. Their NUMBERS are written to the file: never renumber or

@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "carbon/energy_pricing.h"
 #include "carbon/sampler.h"
 #include "tests/carbon/carbon_test_util.h"
 
@@ -185,8 +186,15 @@ TEST_CASE("grams = joules x PUE x intensity / 3.6e6, watts = joules / interval")
   REQUIRE(cpu);
   CHECK(cpu->joules == doctest::Approx(36.0));
   CHECK(cpu->watts == doctest::Approx(9.0));
-  CHECK(cpu->grams_co2e == doctest::Approx(36.0 * 1.5 * 400 / 3.6e6));  // 0.006 g
-  CHECK(cpu->grams_co2e == doctest::Approx(0.006));
+  // The sampler prices nothing; the pricing of what it measured applies the PUE once.
+  RegionInfo region;
+  region.grams_per_kwh = 400;
+  ConstantIntensity intensity(region, /*assumed=*/false);
+  PricedEnergy priced = EnergyPricing(1.5, &intensity).Price(cpu->joules, cpu->interval_seconds, cpu->unix_seconds);
+  CHECK(priced.grams_co2e == doctest::Approx(36.0 * 1.5 * 400 / 3.6e6));  // 0.006 g
+  CHECK(priced.grams_co2e == doctest::Approx(0.006));
+  CHECK(priced.joules == doctest::Approx(54.0));
+  CHECK(priced.watts == doctest::Approx(13.5));
   CHECK(cpu->unix_seconds == doctest::Approx(rig.clock.NowUnixSeconds()));
 }
 
@@ -223,7 +231,8 @@ TEST_CASE("intensity is read at each sample's midpoint from a time series") {
   setup.cpu_model.watts_per_thread = 10;
   SamplerOptions options;
   options.clock = &rig.clock;
-  PowerSampler sampler(std::move(setup), std::shared_ptr<const IntensityProvider>(std::move(*series)), options);
+  std::shared_ptr<const IntensityProvider> series_intensity(std::move(*series));
+  PowerSampler sampler(std::move(setup), series_intensity, options);
   sampler.SampleOnce();
   cpu_time->process_ = {{5, 0}};
   sampler.Track(1, 5, {});
@@ -235,9 +244,11 @@ TEST_CASE("intensity is read at each sample's midpoint from a time series") {
   sampler.SampleOnce();
   auto samples = sampler.TakeSamples();
   REQUIRE(samples.size() == 2);
-  CHECK(samples[0].intensity_g_per_kwh == doctest::Approx(100));
-  CHECK(samples[1].intensity_g_per_kwh == doctest::Approx(500));
-  CHECK(samples[1].grams_co2e == doctest::Approx(10.0 * 500 / 3.6e6));
+  EnergyPricing pricing(1.0, series_intensity.get());
+  auto price = [&](const EnergySample& s) { return pricing.Price(s.joules, s.interval_seconds, s.unix_seconds); };
+  CHECK(price(samples[0]).intensity_g_per_kwh == doctest::Approx(100));
+  CHECK(price(samples[1]).intensity_g_per_kwh == doctest::Approx(500));
+  CHECK(price(samples[1]).grams_co2e == doctest::Approx(10.0 * 500 / 3.6e6));
 }
 
 TEST_CASE("the CPU-time model meters a real child that burns known CPU time") {

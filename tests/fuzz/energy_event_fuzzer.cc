@@ -1,6 +1,6 @@
 // Fuzzes the energy channel of self-metering trials (orchestrator/slurm_energy.h):
-// one energy.log line through EnergyEventFromLine, then PowerSampleFromEnergyEvent,
-// the row the sweep loop stores and charges to the budget. A row it returns
+// one energy.log line through EnergyEventFromLine and MeterReadingFromEnergyEvent,
+// then the EnergyLedger's row, which the sweep loop stores and charges to the budget. A row it returns
 // holds finite, non-negative joules and grams: a torn or hostile line must
 // never charge the budget an infinite amount.
 #include <cmath>
@@ -28,9 +28,10 @@ const cs::IntensityProvider& Intensity() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::optional<nlohmann::json> event = cs::EnergyEventFromLine(cs::fuzz::Text(data, size));
   if (!event) return 0;
-  cs::Result<cs::PowerSampleRow> row =
-      cs::PowerSampleFromEnergyEvent(*event, /*sweep_id=*/1, /*trial_id=*/2, /*pue=*/1.5, Intensity());
-  if (!row.ok()) return 0;
+  cs::Result<cs::MeterReading> reading = cs::MeterReadingFromEnergyEvent(*event, /*trial_id=*/2);
+  if (!reading.ok()) return 0;
+  const cs::EnergyLedger ledger(/*store=*/nullptr, /*sweep_id=*/1, cs::EnergyPricing(/*pue=*/1.5, &Intensity()));
+  const std::optional<cs::PowerSampleRow> row = ledger.RowFor(*reading);
   CS_FUZZ_CHECK(std::isfinite(row->joules) && row->joules >= 0, "a stored row has negative or infinite joules");
   CS_FUZZ_CHECK(std::isfinite(row->grams_co2e) && row->grams_co2e >= 0, "a stored row has negative or infinite grams");
   CS_FUZZ_CHECK(std::isfinite(row->watts), "a stored row has infinite watts");

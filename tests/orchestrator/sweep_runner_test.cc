@@ -132,7 +132,7 @@ TEST_CASE("--on-budget finish lets running trials end and reports the overshoot"
   sweep.config.space = "carbonsweep-small";
   sweep.config.on_budget = OnBudget::kFinish;
   sweep.config.parallel = 2;
-  sweep.config.budget_grams_co2e = 1.0;
+  sweep.config.budget_grams_co2e = 0.2;  // below one trial: the calibration run crosses it.
   auto outcome = sweep.Run();
   REQUIRE(outcome.ok());
   std::vector<TrialRecord> trials = sweep.Trials();
@@ -141,7 +141,9 @@ TEST_CASE("--on-budget finish lets running trials end and reports the overshoot"
     CHECK((trial.state == TrialState::kFinished || trial.state == TrialState::kSkippedBudget));
   }
   CHECK(outcome->exit_code == ExitCode::kBudgetSpent);
-  if (sweep.SpentGrams() > 1.0) CHECK(outcome->summary.find("over by") != std::string::npos);
+  // The trial running when the budget was reached was let finish past it: the overshoot is real, and said.
+  CHECK(sweep.SpentGrams() > 0.2);
+  CHECK(outcome->summary.find("over by") != std::string::npos);
 }
 
 TEST_CASE("a crashed trial is recorded failed with its stderr and energy; the sweep goes on") {

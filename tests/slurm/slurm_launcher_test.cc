@@ -707,8 +707,13 @@ TEST_CASE("an energy event becomes a store row with the orchestrator's PUE and i
   auto event = EnergyEventFromLine(
       R"({"unix_seconds":100.0,"interval_seconds":2.0,"component":"gpu","method":"nvml-energy","joules":500,"watts":250})");
   REQUIRE(event.has_value());
-  auto row = PowerSampleFromEnergyEvent(*event, /*sweep_id=*/1, /*trial_id=*/2, /*pue=*/1.2, FixedIntensity());
-  REQUIRE(row.ok());
+  auto reading = MeterReadingFromEnergyEvent(*event, /*trial_id=*/2);
+  REQUIRE(reading.ok());
+  CHECK(reading->meter_joules == 500);  // the worker's figure: no PUE, no grams.
+  FixedIntensity intensity;
+  const EnergyLedger ledger(/*store=*/nullptr, /*sweep_id=*/1, EnergyPricing(/*pue=*/1.2, &intensity));
+  auto row = std::make_optional(ledger.RowFor(*reading));
+  CHECK(row->trial_id == 2);
   CHECK(row->joules == doctest::Approx(600));
   CHECK(row->watts == doctest::Approx(300));
   CHECK(row->grams_co2e == doctest::Approx(600 * 360 / 3.6e6));
@@ -717,7 +722,7 @@ TEST_CASE("an energy event becomes a store row with the orchestrator's PUE and i
   CHECK_FALSE(EnergyEventFromLine(R"({"unix_seconds":100.0,"interval_s)").has_value());
   nlohmann::json broken = *event;
   broken["joules"] = -1;
-  CHECK_FALSE(PowerSampleFromEnergyEvent(broken, 1, 2, 1.0, FixedIntensity()).ok());
+  CHECK_FALSE(MeterReadingFromEnergyEvent(broken, 2).ok());
 }
 
 TEST_CASE("SelfMeterLog appends this process's metered energy to energy.log") {

@@ -738,6 +738,28 @@ TEST_CASE("a version 1 store is upgraded in place: everything kept, CPU seconds 
   CHECK(store->ListHolds(sweep_id)->size() == 1);
 }
 
+TEST_CASE("a version 2 store keeps its budget in the sweeps row alone after the upgrade") {
+  testing::TempDir dir;
+  std::string path = dir.File("carbonsweep.db");
+  {
+    auto store = OpenOrDie(path);
+    SweepRecord sweep = MakeSweep("old");
+    sweep.budget_grams_co2e = 50;
+    sweep.config_json = R"({"parallel":2,"budget_grams_co2e":10,"on_budget":"finish"})";
+    CreateOrDie(*store, sweep);
+    SweepRecord broken = MakeSweep("broken");
+    broken.config_json = "{not json";
+    CreateOrDie(*store, broken);
+  }
+  RawExec(path, "PRAGMA user_version = 2;");  // what version 2 left: the copy in config_json.
+
+  auto store = OpenOrDie(path);
+  SweepRecord upgraded = store->GetSweep("old").value();
+  CHECK(upgraded.config_json == R"({"parallel":2})");
+  CHECK(upgraded.budget_grams_co2e == 50);
+  CHECK(store->GetSweep("broken")->config_json == "{not json");  // left for resume to refuse.
+}
+
 TEST_CASE("a lease is exclusive until its holder goes quiet") {
   testing::TempDir dir;
   auto store = OpenOrDie(dir.File("carbonsweep.db"));

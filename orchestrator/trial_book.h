@@ -1,0 +1,102 @@
+// TrialBook: what the sweep loop, its recovery pass and its planner know of
+// the sweep's trials between two store reads, and the few facts about a
+// trial all three derive the same way (its work dir, its command line, how
+// its end becomes an outcome, whether it resumes).
+//
+// The store stays the truth (every fact is written when it happens); the
+// book is the in-memory view the loop's decisions read. Owned by the sweep
+// loop; only its thread touches it.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "orchestrator/cost_model.h"
+#include "orchestrator/launcher.h"
+#include "orchestrator/progress.h"
+#include "orchestrator/sweep_config.h"
+#include "search_spaces/early_stopping.h"
+#include "store/sweep_store.h"
+
+namespace cs {
+
+// Why the loop stopped a trial (decides the state recorded at its exit).
+enum class StopCause { kNone = 0, kBudget = 1, kInterrupt = 2, kPruned = 3, kHold = 4 };
+
+// What the loop knows of every trial of the sweep (for pruning, halving, progress).
+struct TrialView {
+  int64_t id = 0;
+  int64_t index = 0;
+  TrialState state = TrialState::kReserved;
+  std::vector<double> val_accuracy;  // by epoch.
+  int target_epoch = 0;              // halving: the rung it was last sent to.
+  std::optional<double> best_val_accuracy;
+};
+
+// A trial with a process (or about to get one).
+struct ActiveTrial {
+  int64_t id = 0;
+  int64_t index = 0;
+  nlohmann::json params;
+  int epochs = 0;            // params.epochs: the whole schedule.
+  int stop_after_epoch = 0;  // halving: pause after this epoch; 0 = run to the end.
+  std::string work_dir;
+  int pid = 0;
+  double started_monotonic = 0;
+  int64_t examples_seen = 0;
+  double seconds = 0;
+  int64_t steps = 0;
+  std::optional<nlohmann::json> end_event;
+  // Joules the trial metered itself ("energy" events) in its current job,
+  // at the meter: Slurm's own figure for the job replaces them at its end.
+  double attempt_self_meter_joules = 0;
+  StopCause stop_cause = StopCause::kNone;
+  std::string stop_reason;
+};
+
+struct TrialBook {
+  std::map<int64_t, TrialView> views;     // every trial of the sweep, by id.
+  std::map<int64_t, ActiveTrial> running; // by trial id.
+  std::deque<TrialRecord> to_resume;      // open/interrupted trials to relaunch, by index.
+  int64_t next_index = 0;                 // the strategy's next point.
+  CostModel cost;
+
+  // Every trial as the pruner and halving see it.
+  std::vector<TrialProgress> Progress() const;
+};
+
+// <work_root>/trial-<index>.
+std::string TrialWorkDir(const SweepConfig& config, int64_t index);
+// What the launcher runs for `trial`, from the sweep's stored config.
+LaunchRequest LaunchRequestFor(const SweepConfig& config, const ActiveTrial& trial);
+
+bool IsEndState(TrialState state);
+// A stored trial the sweep runs again: open or interrupted, or paused when
+// nothing (halving) decides about paused trials.
+bool IsResumable(const TrialRecord& trial, bool halving);
+// A trial still open in the store whose job outlives its orchestrator (a
+// Slurm job id; a local trial's "pid:N" dies with it): resume follows the job.
+bool HasOutlivingJob(const TrialRecord& trial);
+
+// How a trial's process ended, as far as the loop knows.
+struct TrialEnding {
+  const nlohmann::json* end_event = nullptr;  // its checked end event; nullptr when none arrived.
+  StopCause stop_cause = StopCause::kNone;
+  std::string stop_reason;
+  int stop_after_epoch = 0;
+  const TrialExit* exit = nullptr;  // nullptr: no process was watched (an end found on resume).
+};
+// The one mapping of an ending to the state, reason and exit status stored
+// (accuracies and counts are the caller's: they come from the events).
+TrialOutcome OutcomeFromExit(const TrialEnding& ending);
+
+// "warning: trial N: <message>", as an event and a line.
+void WarnAboutTrial(ProgressReporter* progress, int64_t trial_index, const std::string& message);
+
+}  // namespace cs
