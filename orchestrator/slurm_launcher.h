@@ -134,15 +134,11 @@ class SlurmLauncher : public TrialLauncher {
   struct Job;
   std::string JobName(int64_t trial_id) const;  // "<prefix>-trial-<id>".
   // Writes the job script from job.request, submits it with the sbatch
-  // arguments built from the options and job.request, records slurm-job.json.
+  // arguments built from the options and job.request (slurm_job_script.h),
+  // records slurm-job.json (slurm_work_dir.h).
   Result<std::string> Submit(Job& job);
   Result<LaunchedTrial> Follow(int64_t trial_id, const std::string& job_id, const std::string& work_dir,
                                std::optional<LaunchRequest> request);
-  // The sbatch arguments and the job script for `request`, from the options
-  // and the request only; InvalidArgument naming a value that holds a
-  // control character.
-  Result<std::vector<std::string>> SbatchArgs(const LaunchRequest& request) const;
-  Result<std::string> JobScript(const LaunchRequest& request, const std::vector<std::string>& sbatch_args) const;
   void Warn(const std::string& message) const;
   // Warn(), at most a few times per job (a file full of bad lines is one problem).
   void WarnAbout(Job& job, const std::string& message) const;
