@@ -235,11 +235,11 @@ std::optional<std::string> SlurmLauncher::UnrecordedJob(int64_t trial_id, const 
   auto output = client_->Run({"squeue", "--me", "--noheader", "--states=all", "--name=" + JobName(trial_id),
                               "--format=%i|%o"});
   if (!output.ok() || output->exit_code != 0) return std::nullopt;
-  const std::string script = AbsolutePath(script_path);
+  const std::string script = CanonicalPath(script_path);
   std::optional<std::string> found;
   for (const auto& [job_id, command] : ParseSqueueCommands(output->stdout_text)) {
     // Another store's trial with the same id has the same job name, not the same script.
-    if (AbsolutePath(command) != script || !newer(job_id)) continue;
+    if (CanonicalPath(command) != script || !newer(job_id)) continue;
     if (script_newer ? (!found || JobNumber(job_id) > JobNumber(*found)) : job_id == named) found = job_id;
   }
   if (named && !found && !script_newer) {

@@ -153,7 +153,7 @@ bool WrittenAfter(const std::string& later, const std::string& earlier) {
   return error || later_time > earlier_time;
 }
 
-std::string AbsolutePath(const std::string& path) {
+std::string CanonicalPath(const std::string& path) {
   std::error_code error;
   std::filesystem::path absolute = std::filesystem::weakly_canonical(path, error);
   return error ? path : absolute.string();

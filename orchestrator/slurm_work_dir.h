@@ -69,7 +69,7 @@ std::string FileTail(const std::string& path, size_t bytes);
 // `later` is missing, true when only `earlier` is.
 bool WrittenAfter(const std::string& later, const std::string& earlier);
 // `path` made absolute with links resolved, as far as it exists; `path` itself on error.
-std::string AbsolutePath(const std::string& path);
+std::string CanonicalPath(const std::string& path);
 
 // A file read by offset, line by line; what comes after the last newline
 // waits for the next read, so a line is handed on exactly once. Only a
