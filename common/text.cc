@@ -1,9 +1,36 @@
 #include "common/text.h"
 
+#include <cmath>
+#include <cstdarg>
 #include <cstdint>
 #include <cstdio>
+#include <ctime>
 
 namespace cs {
+
+std::string StringPrintf(const char* format, ...) {
+  va_list args;
+  va_start(args, format);
+  va_list copy;
+  va_copy(copy, args);
+  int size = std::vsnprintf(nullptr, 0, format, copy);
+  va_end(copy);
+  std::string out(size > 0 ? size : 0, '\0');
+  if (size > 0) std::vsnprintf(out.data(), out.size() + 1, format, args);
+  va_end(args);
+  return out;
+}
+
+std::string FormatUtc(double unix_seconds, const char* strftime_format) {
+  // floor, not a bare cast: a cast truncates towards zero, so -0.5 would
+  // print as 1970-01-01 00:00:00 instead of 1969-12-31 23:59:59.
+  std::time_t seconds = static_cast<std::time_t>(std::floor(unix_seconds));
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[64];
+  size_t length = std::strftime(text, sizeof text, strftime_format, &utc);
+  return std::string(text, length);
+}
 
 std::string EscapeForTerminal(const std::string& text) {
   std::string out;
@@ -14,18 +41,12 @@ std::string EscapeForTerminal(const std::string& text) {
       out += c;
       continue;
     }
-    char escaped[8];
-    std::snprintf(escaped, sizeof escaped, "\\x%02x", byte);
-    out += escaped;
+    out += StringPrintf("\\x%02x", byte);
   }
   return out;
 }
 
-std::string FormatNumber(double value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%g", value);
-  return text;
-}
+std::string FormatNumber(double value) { return StringPrintf("%g", value); }
 
 bool IsValidUtf8(const std::string& text) {
   size_t i = 0;

@@ -2,9 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdarg>
-#include <cstdio>
-#include <ctime>
 
 namespace cs {
 
@@ -82,28 +79,6 @@ std::string Sparkline(const std::vector<double>& values, double low, double high
     int level = high > low ? static_cast<int>(std::lround((v - low) / (high - low) * 7)) : 3;
     out += kBlocks[std::clamp(level, 0, 7)];
   }
-  return out;
-}
-
-std::string FormatUtc(double unix_seconds, const char* format) {
-  std::time_t seconds = static_cast<std::time_t>(unix_seconds);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char buffer[64];
-  std::strftime(buffer, sizeof buffer, format, &utc);
-  return buffer;
-}
-
-std::string StringPrintf(const char* format, ...) {
-  va_list args;
-  va_start(args, format);
-  va_list copy;
-  va_copy(copy, args);
-  int size = std::vsnprintf(nullptr, 0, format, copy);
-  va_end(copy);
-  std::string out(size > 0 ? size : 0, '\0');
-  if (size > 0) std::vsnprintf(out.data(), out.size() + 1, format, args);
-  va_end(args);
   return out;
 }
 

@@ -5,6 +5,10 @@
 #include <string>
 #include <vector>
 
+// StringPrintf and FormatUtc: the renderers that format with this table
+// (estimate, compare, render_*) reach them through this include.
+#include "common/text.h"
+
 namespace cs {
 
 // A table printed with columns padded to their widest cell. Cells are
@@ -38,11 +42,5 @@ std::string Sparkline(const std::vector<double>& values, double low = 0, double 
 // Number of code points in a UTF-8 string (its width in a terminal for the
 // characters reports use).
 size_t DisplayWidth(const std::string& text);
-
-// `unix_seconds` in UTC through strftime(`format`), e.g. "%Y-%m-%d %H:%M UTC".
-std::string FormatUtc(double unix_seconds, const char* format);
-
-// printf-style formatting into a std::string.
-std::string StringPrintf(const char* format, ...) __attribute__((format(printf, 1, 2)));
 
 }  // namespace cs
