@@ -14,14 +14,8 @@
 namespace cs {
 namespace {
 
-std::string FormatUtc(double unix_seconds) {
-  std::time_t seconds = static_cast<std::time_t>(std::floor(unix_seconds));
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
+// Times in messages and Describe() are ISO 8601, as intensity files write them.
+constexpr char kIsoUtc[] = "%Y-%m-%dT%H:%M:%SZ";
 
 std::string FormatStep(double seconds) {
   if (seconds >= 3600 && std::fmod(seconds, 3600) == 0) return std::to_string(static_cast<long>(seconds / 3600)) + "h";
@@ -192,9 +186,10 @@ Result<std::unique_ptr<SeriesIntensity>> SeriesIntensity::Parse(const std::strin
     if (!points.empty()) {
       double gap = *time - points.back().unix_seconds;
       if (gap <= 0) {
-        return Status::InvalidArgument(where + ": " + FormatUtc(*time) + " is not after line " +
+        return Status::InvalidArgument(where + ": " + FormatUtc(*time, kIsoUtc) + " is not after line " +
                                        std::to_string(previous_line) + "'s " +
-                                       FormatUtc(points.back().unix_seconds) + " (the series must be sorted, no repeats)");
+                                       FormatUtc(points.back().unix_seconds, kIsoUtc) +
+                                       " (the series must be sorted, no repeats)");
       }
       if (step == 0) {
         step = gap;
@@ -226,14 +221,14 @@ nlohmann::json SeriesIntensity::Describe() const {
           {"file", name_},
           {"column", column_},
           {"points", points_.size()},
-          {"start", FormatUtc(points_.front().unix_seconds)},
-          {"end", FormatUtc(end)},
+          {"start", FormatUtc(points_.front().unix_seconds, kIsoUtc)},
+          {"end", FormatUtc(end, kIsoUtc)},
           {"step_seconds", step},
           {"assumed", false},
           {"notes",
-           {"before " + FormatUtc(points_.front().unix_seconds) + " the first value (" +
+           {"before " + FormatUtc(points_.front().unix_seconds, kIsoUtc) + " the first value (" +
                 std::to_string(points_.front().grams_per_kwh) + " gCO2e/kWh) is assumed",
-            "from " + FormatUtc(end) + " on the last value (" + std::to_string(points_.back().grams_per_kwh) +
+            "from " + FormatUtc(end, kIsoUtc) + " on the last value (" + std::to_string(points_.back().grams_per_kwh) +
                 " gCO2e/kWh) is assumed"}}};
 }
 

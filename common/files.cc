@@ -12,6 +12,8 @@
 #include <cstring>
 #include <fstream>
 
+#include "common/text.h"
+
 namespace cs {
 
 namespace {
@@ -332,9 +334,8 @@ Status MakePrivateDirs(const std::string& path) {
                                    ", not by this user (uid " + std::to_string(::geteuid()) + "); refusing to use it");
   }
   if ((info.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(info.st_mode & 07777));
-    return Status::InvalidArgument(dir + ": work dir is writable by group or others (mode " + mode +
+    return Status::InvalidArgument(dir + ": work dir is writable by group or others (mode " +
+                                   StringPrintf("%04o", static_cast<unsigned>(info.st_mode & 07777)) +
                                    "); refusing to use it (chmod go-w)");
   }
   return Status::Ok();

@@ -2,10 +2,11 @@
 
 #include <cctype>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <utility>
 #include <vector>
+
+#include "common/text.h"
 
 namespace cs {
 
@@ -53,12 +54,6 @@ Result<double> ParseWithUnits(const std::string& text, const std::vector<std::pa
                                  allowed + ")");
 }
 
-std::string Printf(const char* format, double value, const char* unit) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, format, value, unit);
-  return buffer;
-}
-
 }  // namespace
 
 Result<double> ParseGramsCo2e(const std::string& text) {
@@ -75,29 +70,23 @@ Result<double> ParseSeconds(const std::string& text) {
 
 std::string FormatGrams(double grams) {
   double magnitude = std::fabs(grams);
-  if (magnitude >= 1e6) return Printf("%.3g %s", grams / 1e6, "t");
-  if (magnitude >= 1e3) return Printf("%.3g %s", grams / 1e3, "kg");
-  if (magnitude >= 1.0 || magnitude == 0.0) return Printf("%.3g %s", grams, "g");
-  return Printf("%.3g %s", grams * 1e3, "mg");
+  if (magnitude >= 1e6) return StringPrintf("%.3g t", grams / 1e6);
+  if (magnitude >= 1e3) return StringPrintf("%.3g kg", grams / 1e3);
+  if (magnitude >= 1.0 || magnitude == 0.0) return StringPrintf("%.3g g", grams);
+  return StringPrintf("%.3g mg", grams * 1e3);
 }
 
 std::string FormatJoules(double joules) {
-  if (std::fabs(joules) >= 3.6e5) return Printf("%.3g %s", JoulesToKwh(joules), "kWh");
-  if (std::fabs(joules) >= 1e3) return Printf("%.3g %s", joules / 1e3, "kJ");
-  return Printf("%.3g %s", joules, "J");
+  if (std::fabs(joules) >= 3.6e5) return StringPrintf("%.3g kWh", JoulesToKwh(joules));
+  if (std::fabs(joules) >= 1e3) return StringPrintf("%.3g kJ", joules / 1e3);
+  return StringPrintf("%.3g J", joules);
 }
 
 std::string FormatSeconds(double seconds) {
-  char buffer[64];
   long total = std::lround(seconds);
-  if (total < 60) {
-    std::snprintf(buffer, sizeof buffer, "%.1fs", seconds);
-  } else if (total < 3600) {
-    std::snprintf(buffer, sizeof buffer, "%ldm%02lds", total / 60, total % 60);
-  } else {
-    std::snprintf(buffer, sizeof buffer, "%ldh%02ldm", total / 3600, (total % 3600) / 60);
-  }
-  return buffer;
+  if (total < 60) return StringPrintf("%.1fs", seconds);
+  if (total < 3600) return StringPrintf("%ldm%02lds", total / 60, total % 60);
+  return StringPrintf("%ldh%02ldm", total / 3600, (total % 3600) / 60);
 }
 
 }  // namespace cs

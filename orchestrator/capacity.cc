@@ -3,21 +3,18 @@
 #include <sched.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <thread>
 
+#include "common/text.h"
+
 namespace cs {
 
 namespace {
 
-std::string Gib(int64_t bytes) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.1f GiB", static_cast<double>(bytes) / (int64_t{1} << 30));
-  return text;
-}
+std::string Gib(int64_t bytes) { return StringPrintf("%.1f GiB", static_cast<double>(bytes) / (int64_t{1} << 30)); }
 
 std::optional<int64_t> MemAvailableBytes() {
   std::ifstream meminfo("/proc/meminfo");

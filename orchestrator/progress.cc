@@ -1,7 +1,6 @@
 #include "orchestrator/progress.h"
 
-#include <cstdio>
-
+#include "common/text.h"
 #include "common/units.h"
 
 namespace cs {
@@ -32,9 +31,7 @@ std::string ProgressReporter::FormatStatus(const ProgressSnapshot& snapshot) {
   std::string line = "trials " + std::to_string(snapshot.trials_ended);
   line += snapshot.trials_planned ? " of " + std::to_string(*snapshot.trials_planned) : " (until budget)";
   if (snapshot.running > 0) line += ", " + std::to_string(snapshot.running) + " running";
-  char best[32] = "-";
-  if (snapshot.best_val_accuracy) std::snprintf(best, sizeof best, "%.4f", *snapshot.best_val_accuracy);
-  line += " | best val acc " + std::string(best);
+  line += " | best val acc " + (snapshot.best_val_accuracy ? StringPrintf("%.4f", *snapshot.best_val_accuracy) : "-");
   line += " | " + FormatGrams(snapshot.spent_grams) + " of " + FormatGrams(snapshot.budget_grams);
   if (snapshot.eta_seconds) line += " | ETA " + FormatSeconds(*snapshot.eta_seconds);
   if (!snapshot.holding.empty()) line += " | " + snapshot.holding;

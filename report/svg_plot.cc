@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <limits>
 #include <sstream>
+
+#include "common/text.h"
 
 namespace cs {
 namespace {
@@ -12,18 +13,10 @@ namespace {
 // Plot-area margins inside the viewBox, in px: room for tick labels and axis titles.
 constexpr double kLeft = 64, kRight = 16, kTop = 34, kBottom = 48;
 
-std::string Number(double value) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.4g", value);
-  return buffer;
-}
+std::string Number(double value) { return StringPrintf("%.4g", value); }
 
 // Coordinates are written with 0.1 px precision: enough for a screen, short in the file.
-std::string Coord(double value) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.1f", value);
-  return buffer;
-}
+std::string Coord(double value) { return StringPrintf("%.1f", value); }
 
 struct Range {
   double low = std::numeric_limits<double>::infinity();

@@ -2,17 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
+
+#include "common/text.h"
 
 namespace cs {
 
 namespace {
 
-std::string Accuracy(double value) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%.4f", value);
-  return buffer;
-}
+std::string Accuracy(double value) { return StringPrintf("%.4f", value); }
 
 std::string TrialName(int64_t trial_id) { return "trial " + std::to_string(trial_id); }
 

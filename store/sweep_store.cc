@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "common/files.h"
+#include "common/text.h"
 #include "store/schema.h"
 #include "store/sqlite_db.h"
 
@@ -73,26 +74,15 @@ bool IsOpenTrialState(TrialState state) { return state == TrialState::kReserved 
 
 namespace {
 
-// "2023-11-14 22:13:20 UTC".
-std::string FormatUtc(double unix_seconds) {
-  std::time_t seconds = static_cast<std::time_t>(std::floor(unix_seconds));
-  std::tm parts{};
-  gmtime_r(&seconds, &parts);
-  char text[64];
-  std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S UTC", &parts);
-  return text;
-}
-
 std::string Quoted(const std::string& name) { return "'" + name + "'"; }
 
 constexpr double kUnbounded = std::numeric_limits<double>::max();
 constexpr int kMaxEpoch = 100000;
 
 // `value` as short as it reads back exactly ("0.1", "nan", "-inf").
-std::string FormatNumber(double value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.15g", value);
-  if (std::isfinite(value) && std::strtod(text, nullptr) != value) std::snprintf(text, sizeof text, "%.17g", value);
+std::string FormatExactNumber(double value) {
+  std::string text = StringPrintf("%.15g", value);
+  if (std::isfinite(value) && std::strtod(text.c_str(), nullptr) != value) text = StringPrintf("%.17g", value);
   return text;
 }
 
@@ -102,11 +92,11 @@ Status CheckField(const std::string& where, const char* field, double value, dou
   if (std::isfinite(value) && value >= min && value <= max) return Status::Ok();
   std::string rule = "must be finite";
   if (max != kUnbounded) {
-    rule = "must be in [" + FormatNumber(min) + ", " + FormatNumber(max) + "]";
+    rule = "must be in [" + FormatExactNumber(min) + ", " + FormatExactNumber(max) + "]";
   } else if (min != -kUnbounded) {
-    rule += " and at least " + FormatNumber(min);
+    rule += " and at least " + FormatExactNumber(min);
   }
-  return Status::InvalidArgument(where + ": " + field + " " + FormatNumber(value) + " " + rule);
+  return Status::InvalidArgument(where + ": " + field + " " + FormatExactNumber(value) + " " + rule);
 }
 
 // Refuses a file that is not SQLite by its first bytes, before SQLite sees
@@ -954,7 +944,7 @@ Status SweepStore::AcquireLease(int64_t sweep_id, const std::string& owner, doub
       bool stale = silent_seconds > stale_after_seconds;
       if (held.owner != owner && !stale) {
         return Status::Busy(path_ + ": sweep " + Quoted(sweep->name) + " is held by " + held.owner + " since " +
-                            FormatUtc(held.acquired_at_unix) + ", last heartbeat " +
+                            FormatUtc(held.acquired_at_unix, "%Y-%m-%d %H:%M:%S UTC") + ", last heartbeat " +
                             std::to_string(static_cast<int64_t>(std::floor(std::max(0.0, silent_seconds)))) +
                             " s ago");
       }
