@@ -15,6 +15,7 @@
 #include "cli/self_meter.h"
 #include "cli/store_access.h"
 #include "common/files.h"
+#include "common/text.h"
 #include "common/units.h"
 #include "report/estimate.h"
 #include "search_spaces/search_space.h"
@@ -105,21 +106,17 @@ Result<PerExampleEnergy> CalibrateOnThisMachine(const IntensityOptions& intensit
   energy.samples = 1;
   energy.examples_per_trial = planned_examples_per_trial;
   energy.pue = pue;
-  char source[320];
-  std::snprintf(source, sizeof source,
+  energy.source = StringPrintf(
                 "live calibration on this machine: 1 epoch of %d IMDB reviews from the bundled backbone (1 thread), "
                 "%.0f J in "
                 "%.1f s (%.1f s of training steps); low counts the training steps alone, high the whole run",
                 kTrainExamples, joules, seconds, train_seconds);
-  energy.source = source;
   return energy;
 }
 
 // "700 W: 1 x H200 (TDP from ...)".
 std::string TdpSource(double watts, const std::string& what) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.0f W: ", watts);
-  return buffer + what;
+  return StringPrintf("%.0f W: ", watts) + what;
 }
 
 }  // namespace

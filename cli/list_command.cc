@@ -6,17 +6,13 @@
 
 #include "cli/command.h"
 #include "cli/store_access.h"
+#include "cli/sweep_summary.h"
 #include "common/units.h"
 #include "store/sweep_store.h"
 
 namespace cs {
 
 namespace po = boost::program_options;
-
-// cli/status_command.cc
-std::string FormatAccuracyOrDash(const std::optional<double>& accuracy);
-std::string FormatUtcForStatus(double unix_seconds);
-nlohmann::json SummaryJson(const SweepSummary& summary, const std::optional<LeaseRecord>& lease);
 
 int RunListCommand(const std::vector<std::string>& args) {
   po::options_description options("list options");

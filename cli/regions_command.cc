@@ -5,6 +5,7 @@
 
 #include "carbon/intensity.h"
 #include "cli/command.h"
+#include "common/text.h"
 
 namespace cs {
 namespace {
@@ -15,8 +16,7 @@ std::string Lower(std::string text) {
 }
 
 void PrintRegion(const RegionInfo& region) {
-  char intensity[32];
-  std::snprintf(intensity, sizeof(intensity), "%8.1f", region.grams_per_kwh);
+  const std::string intensity = StringPrintf("%8.1f", region.grams_per_kwh);
   std::string year = region.year > 0 ? std::to_string(region.year) : "n/a ";
   std::string key = region.key + std::string(region.key.size() < 30 ? 30 - region.key.size() : 1, ' ');
   std::cout << key << intensity << "  " << year << "  " << region.name << " — " << region.source << "\n";

@@ -4,17 +4,13 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "cli/sweep_session.h"
 #include "common/units.h"
 #include "orchestrator/session.h"
 
 namespace cs {
 
 namespace po = boost::program_options;
-
-// cli/run_command.cc
-void AddSessionFlags(po::options_description& options);
-int RunSweepSession(const std::string& command, const po::variables_map& vm,
-                    const std::function<Result<SweepOutcome>(const SessionOptions&)>& sweep);
 
 int RunResumeCommand(const std::vector<std::string>& args) {
   po::options_description options("resume options");

@@ -9,6 +9,7 @@
 
 #include "cli/carbon_flags.h"
 #include "cli/command.h"
+#include "cli/sweep_session.h"
 #include "cli/task_flags.h"
 #include "cli/trial_check.h"
 #include "common/files.h"
@@ -52,58 +53,7 @@ TaskOptions SweepTaskOptions(const TaskSpec& spec) {
   return options;
 }
 
-Status CheckSweepTrialsCanRun(const SweepConfig& config, const SearchSpace& space) {
-  // The arguments every trial of the sweep gets, with the longest window the
-  // space can draw: a backbone too short for it is refused now rather than
-  // at the trial that draws it.
-  std::vector<std::string> args = config.task.ToTrialArgs();
-  nlohmann::json params = nlohmann::json::object();
-  if (std::optional<double> longest = space.UpperBound("max_seq_len")) params["max_seq_len"] = static_cast<int>(*longest);
-  args.insert(args.end(), {"--params", params.dump()});
-  return CheckTrialArgsCanRun(args).WithPrefix("the sweep's trials cannot run");
-}
-
 }  // namespace
-
-// Flags every sweep-running command shares (run, resume): output and store.
-// Also used by cli/resume_command.cc.
-void AddSessionFlags(po::options_description& options) {
-  options.add_options()("db", po::value<std::string>()->default_value("carbonsweep.db"), "the store file")(
-      "quiet", po::bool_switch(), "print nothing but errors")(
-      "json", po::bool_switch(), "one JSON object per event on stdout (for scripts)");
-}
-
-// Runs `sweep` with the output mode, store and interrupt handling the flags
-// ask for; prints the outcome's summary and returns its exit code.
-int RunSweepSession(const std::string& command, const po::variables_map& vm,
-                    const std::function<Result<SweepOutcome>(const SessionOptions&)>& sweep) {
-  ProgressMode mode = ProgressMode::kLine;
-  if (vm["json"].as<bool>()) mode = ProgressMode::kJson;
-  if (vm["quiet"].as<bool>()) mode = ProgressMode::kQuiet;
-  ProgressReporter progress(mode, &std::cout, &std::cerr, ::isatty(2) != 0);
-  SessionOptions session;
-  session.db_path = vm["db"].as<std::string>();
-  session.progress = &progress;
-  session.interrupts = InstallInterruptHandlers();
-  session.check_trials = CheckSweepTrialsCanRun;
-  Result<SweepOutcome> outcome = sweep(session);
-  progress.Finish();
-  if (!outcome.ok()) return ReportError(command, outcome.status());
-  nlohmann::json fields = {{"event", "sweep_end"},
-                           {"state", SweepStateName(outcome->state)},
-                           {"spent_grams_co2e", outcome->spent_grams_co2e},
-                           {"budget_grams_co2e", outcome->budget_grams_co2e},
-                           {"trials_ended", outcome->trials_ended},
-                           {"summary", outcome->summary}};
-  fields["best_val_accuracy"] = outcome->best_val_accuracy ? nlohmann::json(*outcome->best_val_accuracy) : nullptr;
-  fields["best_trial"] = outcome->best_trial_index ? nlohmann::json(*outcome->best_trial_index) : nullptr;
-  if (mode == ProgressMode::kJson) {
-    std::cout << fields.dump() << "\n" << std::flush;
-  } else if (mode == ProgressMode::kLine) {
-    std::cerr << outcome->summary << "\n";
-  }
-  return static_cast<int>(outcome->exit_code);
-}
 
 int RunRunCommand(const std::vector<std::string>& args) {
   po::options_description options("run options");

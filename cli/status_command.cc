@@ -8,7 +8,9 @@
 
 #include "cli/command.h"
 #include "cli/store_access.h"
+#include "cli/sweep_summary.h"
 #include "common/clock.h"
+#include "common/text.h"
 #include "common/units.h"
 #include "store/sweep_store.h"
 
@@ -16,49 +18,6 @@ namespace cs {
 
 namespace po = boost::program_options;
 
-// Shared with cli/list_command.cc.
-std::string FormatAccuracyOrDash(const std::optional<double>& accuracy) {
-  if (!accuracy) return "-";
-  char text[32];
-  std::snprintf(text, sizeof text, "%.4f", *accuracy);
-  return text;
-}
-
-std::string FormatUtcForStatus(double unix_seconds) {
-  std::time_t time = static_cast<std::time_t>(unix_seconds);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", std::gmtime(&time));
-  return text;
-}
-
-nlohmann::json SummaryJson(const SweepSummary& summary, const std::optional<LeaseRecord>& lease) {
-  nlohmann::json by_state = nlohmann::json::object();
-  for (int state = 0; state < kTrialStateCount; ++state) {
-    if (summary.trials_by_state[state] > 0) {
-      by_state[TrialStateName(static_cast<TrialState>(state))] = summary.trials_by_state[state];
-    }
-  }
-  const SweepRecord& sweep = summary.sweep;
-  nlohmann::json json = {{"name", sweep.name},
-                         {"state", SweepStateName(sweep.state)},
-                         {"strategy", sweep.strategy},
-                         {"seed", sweep.seed},
-                         {"budget_grams_co2e", sweep.budget_grams_co2e},
-                         {"spent_grams_co2e", summary.spend.total.grams_co2e},
-                         {"spent_joules", summary.spend.total.joules},
-                         {"reserved_grams_co2e", summary.spend.outstanding_reserved_grams_co2e},
-                         {"on_budget", OnBudgetName(sweep.on_budget)},
-                         {"trials", summary.trial_count},
-                         {"trials_by_state", by_state},
-                         {"created_at", FormatUtcForStatus(sweep.created_at_unix)},
-                         {"region", sweep.region},
-                         {"intensity_g_per_kwh", sweep.intensity_g_per_kwh}};
-  json["best_val_accuracy"] = summary.best_val_accuracy ? nlohmann::json(*summary.best_val_accuracy) : nullptr;
-  json["best_trial"] = summary.best_trial_index ? nlohmann::json(*summary.best_trial_index) : nullptr;
-  json["lease"] = lease ? nlohmann::json{{"owner", lease->owner}, {"heartbeat_at", FormatUtcForStatus(lease->heartbeat_at_unix)}}
-                        : nlohmann::json(nullptr);
-  return json;
-}
 
 namespace {
 
@@ -72,8 +31,8 @@ void PrintSummary(const SweepSummary& summary, const std::optional<LeaseRecord>&
   std::cout << "\n  strategy " << sweep.strategy << ", seed " << sweep.seed << ", created " << FormatUtcForStatus(sweep.created_at_unix)
             << " UTC on " << sweep.host << "\n";
   double spent = summary.spend.total.grams_co2e;
-  char share[32];
-  std::snprintf(share, sizeof share, "%.1f%%", sweep.budget_grams_co2e > 0 ? 100 * spent / sweep.budget_grams_co2e : 0);
+  const std::string share =
+      StringPrintf("%.1f%%", sweep.budget_grams_co2e > 0 ? 100 * spent / sweep.budget_grams_co2e : 0);
   std::cout << "  CO2 " << FormatGrams(spent) << " of " << FormatGrams(sweep.budget_grams_co2e) << " (" << share
             << "), " << FormatJoules(summary.spend.total.joules) << " at " << sweep.intensity_g_per_kwh << " g/kWh ("
             << (sweep.region.empty() ? "world average" : sweep.region) << ")";

@@ -12,6 +12,8 @@
 #include <cstring>
 #include <sstream>
 
+#include "common/text.h"
+
 namespace cs {
 
 namespace {
@@ -339,8 +341,7 @@ Status RefuseControlCharacters(const std::string& what, const std::string& value
   for (size_t i = 0; i < value.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(value[i]);
     if (c >= 0x20 && c != 0x7f) continue;
-    char byte[8];
-    std::snprintf(byte, sizeof byte, "0x%02x", c);
+    const std::string byte = StringPrintf("0x%02x", c);
     return Status::InvalidArgument(what + ": control character " + byte + " at byte " + std::to_string(i) +
                                    " (newlines and other control characters cannot go into a Slurm job)");
   }

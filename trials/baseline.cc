@@ -10,6 +10,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/text.h"
 #include "common/units.h"
 #include "trials/malloc_tuning.h"
 #include "trials/tokenizer.h"
@@ -170,10 +171,7 @@ Result<BaselineResult> RunBaseline(const TaskSplit& split, const BaselineOptions
     };
     optimizer.step(closure);
     double val_accuracy = Accuracy(validation, weight, bias, split.validation.labels);
-    char line[96];
-    std::snprintf(line, sizeof line, "l2 %g: val accuracy %.4f (%s)", l2, val_accuracy,
-                  FormatSeconds(Now() - start).c_str());
-    report(line);
+    report(StringPrintf("l2 %g: val accuracy %.4f (%s)", l2, val_accuracy, FormatSeconds(Now() - start).c_str()));
     if (val_accuracy > best.val_accuracy) {
       best.val_accuracy = val_accuracy;
       best.l2 = l2;
