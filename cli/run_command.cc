@@ -79,6 +79,7 @@ int RunRunCommand(const std::vector<std::string>& args) {
       ("vocab", po::value<std::string>(), "vocab.txt for --from-scratch when there is no backbone")
       ("work-root", po::value<std::string>(), "where trial work dirs go (default: <db>.d/<name>/); with slurm, on a filesystem the nodes share")
       ("launcher", po::value<std::string>()->default_value("local"), "where trials run: local (child processes) | slurm (sbatch jobs)")
+      ("command", po::value<std::string>(), "your own training command per trial, {name} = the trial's value, e.g. \"python3 train.py --lr {learning_rate}\" (docs/trial-protocol.md)")
       ("slurm-partition", po::value<std::string>(), "slurm: sbatch --partition (default: the cluster's)")
       ("slurm-gres", po::value<std::string>(), "slurm: sbatch --gres, e.g. gpu:1")
       ("slurm-time", po::value<std::string>(), "slurm: sbatch --time per trial, e.g. 02:00:00")
@@ -111,6 +112,8 @@ int RunRunCommand(const std::vector<std::string>& args) {
   config.budget_grams_co2e = *budget;
   config.name = vm.count("name") ? vm["name"].as<std::string>() : DefaultSweepName();
   config.space = vm["space"].as<std::string>();
+  if (vm.count("command")) config.command = vm["command"].as<std::string>();
+  const ParamNames space_names = config.command.empty() ? ParamNames::kBundledTrial : ParamNames::kOpen;
   std::string strategy = vm["strategy"].as<std::string>();
   if (strategy == "halving") {
     config.halving = true;
@@ -136,7 +139,7 @@ int RunRunCommand(const std::vector<std::string>& args) {
   if (config.halving) {
     if (vm.count("asha-max-epochs")) {
       config.asha.max_epochs = vm["asha-max-epochs"].as<int>();
-    } else if (auto space = LoadSearchSpace(config.space); space.ok() && space->UpperBound("epochs")) {
+    } else if (auto space = LoadSearchSpace(config.space, space_names); space.ok() && space->UpperBound("epochs")) {
       config.asha.max_epochs = static_cast<int>(*space->UpperBound("epochs"));
     }
   }

@@ -31,6 +31,11 @@ struct LaunchRequest {
   std::vector<std::string> args;   // after "trial": --params ... --work-dir ... (the launcher adds nothing).
   std::string work_dir;            // the trial's --work-dir (checkpoint, result, events, stderr log).
   int threads = 1;                 // CPU threads the trial may use (for launchers that allocate cores).
+  // A user's own training command (trial_command.h): its whole argv, argv[0]
+  // a path; `args` is then unused. Empty: the bundled trial program.
+  std::vector<std::string> command;
+  std::vector<std::string> environment;  // NAME=value entries for this trial alone.
+  std::string params_json;               // written to <work_dir>/params.json first; "" = none.
 };
 
 // Where a started trial runs.

@@ -14,6 +14,7 @@
 
 #include "common/files.h"
 #include "common/text.h"
+#include "orchestrator/trial_command.h"
 #include "trials/exit_usage.h"
 #include "trials/protocol.h"
 
@@ -91,22 +92,37 @@ std::string TrialExit::LastStderrLine() const {
 }
 
 Result<LaunchedTrial> LocalProcessLauncher::Start(const LaunchRequest& request) {
-  if (binary_.empty()) return Status::Internal("cannot find this program's path (/proc/self/exe)");
+  if (binary_.empty() && request.command.empty()) {
+    return Status::Internal("cannot find this program's path (/proc/self/exe)");
+  }
   if (children_.count(request.trial_id)) {
     return Status::Internal("trial " + std::to_string(request.trial_id) + " is already running");
   }
   CS_RETURN_IF_ERROR(MakePrivateDirs(request.work_dir));
+  if (!request.params_json.empty()) {
+    CS_RETURN_IF_ERROR(WriteFileAtomic(request.work_dir + "/" + kTrialParamsFile, request.params_json + "\n", 0600));
+  }
+  // A user's command knows nothing of trials/exit_usage.h: the death signal's
+  // default action ends it with its orchestrator.
+  const bool user_command = !request.command.empty();
+  const bool leaves_exit_usage = options_.leaves_exit_usage && !user_command;
 
   // Everything the child needs is built before fork(): after it, in a
   // process with other threads (the sampler), only async-signal-safe calls.
-  std::vector<std::string> arg_strings = {binary_};
-  arg_strings.insert(arg_strings.end(), options_.leading_args.begin(), options_.leading_args.end());
-  arg_strings.insert(arg_strings.end(), request.args.begin(), request.args.end());
+  std::vector<std::string> arg_strings;
+  if (user_command) {
+    arg_strings = request.command;
+  } else {
+    arg_strings = {binary_};
+    arg_strings.insert(arg_strings.end(), options_.leading_args.begin(), options_.leading_args.end());
+    arg_strings.insert(arg_strings.end(), request.args.begin(), request.args.end());
+  }
   std::vector<char*> argv;
   for (std::string& arg : arg_strings) argv.push_back(arg.data());
   argv.push_back(nullptr);
   std::vector<std::string> env_strings = options_.environment;
-  if (options_.leaves_exit_usage) {
+  env_strings.insert(env_strings.end(), request.environment.begin(), request.environment.end());
+  if (leaves_exit_usage) {
     env_strings.push_back(std::string(kOrchestratorPidVariable) + "=" + std::to_string(::getpid()));
   }
   // Ours replace inherited entries of the same name (getenv finds the first).
@@ -141,7 +157,6 @@ Result<LaunchedTrial> LocalProcessLauncher::Start(const LaunchRequest& request) 
   }
   int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   pid_t parent = ::getpid();
-  const bool leaves_exit_usage = options_.leaves_exit_usage;
 
   pid_t pid = ::fork();
   if (pid < 0) {

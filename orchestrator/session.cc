@@ -15,6 +15,7 @@
 #include "common/units.h"
 #include "orchestrator/local_process_launcher.h"
 #include "orchestrator/slurm_launcher.h"
+#include "orchestrator/trial_command.h"
 
 namespace cs {
 
@@ -192,19 +193,41 @@ Status ValidateSweepConfig(const SweepConfig& config) {
     return Status::InvalidArgument("--max-intensity needs --max-delay (the longest hold, e.g. 6h)");
   }
   CS_RETURN_IF_ERROR(ValidateSlurmConfig(config));
+  if (!config.command.empty()) CS_RETURN_IF_ERROR(ParseTrialCommand(config.command).status());
   return Status::Ok();
 }
 
+namespace {
+
+// The names a sweep's space may use: any, for a user's command.
+ParamNames SpaceNamesFor(const SweepConfig& config) {
+  return config.command.empty() ? ParamNames::kBundledTrial : ParamNames::kOpen;
+}
+
+// Before anything is recorded or spent: a user's command must be found and
+// name only the space's hyperparameters; the bundled trial must find its data
+// and backbone (the caller's check_trials).
+Status CheckTrialsCanRun(const SweepConfig& config, const SearchSpace& space, const SessionOptions& options) {
+  if (!config.command.empty()) {
+    Result<TrialCommand> command = ParseTrialCommand(config.command);
+    if (!command.ok()) return command.status();
+    return CheckTrialCommand(*command, space);
+  }
+  return options.check_trials ? options.check_trials(config, space) : Status::Ok();
+}
+
+}  // namespace
+
 Result<SweepOutcome> RunNewSweep(SweepConfig config, const SessionOptions& options) {
   CS_RETURN_IF_ERROR(ValidateSweepConfig(config));
-  auto space = LoadSearchSpace(config.space);
+  auto space = LoadSearchSpace(config.space, SpaceNamesFor(config));
   if (!space.ok()) return space.status();
   if (config.halving && !space->UpperBound("epochs")) {
     return Status::InvalidArgument("--strategy halving: space '" + space->name + "' does not set epochs");
   }
   auto strategy = MakeStrategy(*space, config.strategy);
   if (!strategy.ok()) return strategy.status();
-  if (options.check_trials) CS_RETURN_IF_ERROR(options.check_trials(config, *space));
+  CS_RETURN_IF_ERROR(CheckTrialsCanRun(config, *space, options));
   if (config.work_root.empty()) config.work_root = DefaultWorkRoot(options.db_path, config.name);
   auto wiring = Wire(config, options);
   if (!wiring.ok()) return wiring.status();
@@ -244,7 +267,8 @@ Result<SweepOutcome> ResumeSweep(const std::string& name, const ResumeOverrides&
   if (overrides.parallel) config->parallel = *overrides.parallel;
   if (overrides.total_threads) config->total_threads = *overrides.total_threads;
   CS_RETURN_IF_ERROR(ValidateSweepConfig(*config));
-  auto space = ParseSearchSpaceText(sweep->space_json, options.db_path + ": sweep '" + name + "' space");
+  auto space = ParseSearchSpaceText(sweep->space_json, options.db_path + ": sweep '" + name + "' space",
+                                    SpaceNamesFor(*config));
   if (!space.ok()) return space.status();
   auto strategy = config_json.contains("strategy_state")
                       ? RestoreStrategy(*space, config_json["strategy_state"])
@@ -252,7 +276,7 @@ Result<SweepOutcome> ResumeSweep(const std::string& name, const ResumeOverrides&
   if (!strategy.ok()) return strategy.status();
   const bool runs = sweep->state != SweepState::kDone;
   // Before anything changes: a resume that cannot run leaves the sweep as it was.
-  if (runs && options.check_trials) CS_RETURN_IF_ERROR(options.check_trials(*config, *space));
+  if (runs) CS_RETURN_IF_ERROR(CheckTrialsCanRun(*config, *space, options));
   if (overrides.budget_grams_co2e) {
     CS_RETURN_IF_ERROR((*store)->SetSweepBudget(sweep->id, *overrides.budget_grams_co2e, RealClock::Get()->NowUnixSeconds()));
   }

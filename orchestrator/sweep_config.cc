@@ -39,6 +39,12 @@ std::optional<LauncherKind> ParseLauncherKind(const std::string& name) {
 
 Status ValidateSlurmConfig(const SweepConfig& config) {
   if (config.launcher != LauncherKind::kSlurm) return Status::Ok();
+  if (!config.command.empty()) {
+    // A Slurm job meters itself through `carbonsweep trial --meter-self`; a
+    // user's command has no such wrapper yet.
+    return Status::InvalidArgument("--command with --launcher slurm: not supported yet; run the sweep with "
+                                   "--launcher local (on a node of your allocation)");
+  }
   const std::pair<const char*, const std::string*> values[] = {
       {"--slurm-partition", &config.slurm.partition}, {"--slurm-gres", &config.slurm.gres},
       {"--slurm-time", &config.slurm.time_limit},     {"--slurm-extra", &config.slurm.extra},
@@ -81,6 +87,7 @@ nlohmann::json SweepConfig::ToJson() const {
       {"max_delay_seconds", max_delay_seconds},
       {"work_root", work_root},
       {"launcher", LauncherKindName(launcher)},
+      {"command", command},
       {"slurm", {{"partition", slurm.partition}, {"gres", slurm.gres}, {"time_limit", slurm.time_limit},
                  {"extra", slurm.extra}}},
   };
@@ -146,6 +153,7 @@ Result<SweepConfig> SweepConfig::FromJson(const nlohmann::json& json) {
     auto launcher = ParseLauncherKind(json.value("launcher", "local"));
     if (!launcher) return Status::Corruption("config.launcher: unknown value");
     config.launcher = *launcher;
+    config.command = json.value("command", "");
     if (json.contains("slurm")) {
       const auto& slurm = json["slurm"];
       config.slurm.partition = slurm.value("partition", "");

@@ -102,6 +102,9 @@ struct SweepConfig {
   double max_delay_seconds = 0;         // --max-delay: the longest hold.
   std::string work_root;            // trial work dirs: <work_root>/trial-<k>.
   LauncherKind launcher = LauncherKind::kLocal;  // --launcher.
+  // --command: the user's training command (trial_command.h), run for each
+  // trial instead of the bundled trial; its space may name any hyperparameter.
+  std::string command;
   SlurmSettings slurm;              // with kSlurm.
 
   // Threads each trial gets: total_threads (or the machine's) / parallel, at least 1.

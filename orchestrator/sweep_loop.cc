@@ -129,7 +129,9 @@ void SweepLoop::HandleInterrupts() {
 }
 
 Status SweepLoop::Launch(ActiveTrial trial, bool resumed) {
-  auto launched = env_.launcher->Start(LaunchRequestFor(config_, trial));
+  Result<LaunchRequest> request = LaunchRequestFor(config_, trial);
+  if (!request.ok()) return request.status();
+  auto launched = env_.launcher->Start(*request);
   if (!launched.ok()) return launched.status();
   trial.pid = launched->pid;
   trial.started_monotonic = env_.clock->MonotonicSeconds();

@@ -55,6 +55,7 @@ void SweepLoop::HandleExit(ActiveTrial& trial, const TrialExit& exit) {
   ending.stop_reason = trial.stop_reason;
   ending.stop_after_epoch = trial.stop_after_epoch;
   ending.exit = &exit;
+  ending.exit_zero_finishes = !config_.command.empty();
   TrialOutcome outcome = OutcomeFromExit(ending);
 
   TrialView& view = book_.views[trial.id];

@@ -5,7 +5,6 @@
 #include "common/json.h"
 #include "common/text.h"
 #include "common/units.h"
-#include "trials/params.h"
 
 namespace cs {
 
@@ -98,8 +97,7 @@ Result<PlannedTrial> SweepPlanner::Plan(const NextWork& next, SweepStore& store)
   if (!trial.params.is_object()) {
     return Status::Corruption("trial " + std::to_string(trial.index) + ": stored params are not JSON");
   }
-  auto parsed = ParseTrialParams(trial.params);
-  trial.epochs = parsed.ok() ? parsed->epochs : 1;
+  trial.epochs = TrialEpochs(trial.params);
   if (trial.stop_after_epoch >= trial.epochs) trial.stop_after_epoch = 0;
   const int target = trial.stop_after_epoch > 0 ? trial.stop_after_epoch : trial.epochs;
 

@@ -12,7 +12,6 @@
 #include "common/units.h"
 #include "orchestrator/trial_files.h"
 #include "trials/exit_usage.h"
-#include "trials/params.h"
 #include "trials/protocol.h"
 
 namespace cs {
@@ -215,14 +214,14 @@ bool SweepRecovery::AdoptRunning(const TrialRecord& record) {
   trial.index = record.index;
   trial.params = ParseJsonOrDiscarded(record.params_json);
   if (!trial.params.is_object()) return false;
-  auto parsed = ParseTrialParams(trial.params);
-  trial.epochs = parsed.ok() ? parsed->epochs : 1;
+  trial.epochs = TrialEpochs(trial.params);
   trial.work_dir = record.work_dir.empty() ? TrialWorkDir(config_, record.index) : record.work_dir;
   TrialView& view = book_->views[record.id];
   if (config_.halving && view.target_epoch < trial.epochs) trial.stop_after_epoch = view.target_epoch;
   // What Launch() would start now, from the store's config: a job preempted
   // after this resume is resubmitted with it, never with the work dir's word.
-  auto adopted = env_.launcher->AdoptLaunch(LaunchRequestFor(config_, trial), record.job_id);
+  Result<LaunchRequest> request = LaunchRequestFor(config_, trial);
+  auto adopted = request.ok() ? env_.launcher->AdoptLaunch(*request, record.job_id) : Result<LaunchedTrial>(request.status());
   if (!adopted.ok()) {
     env_.progress->Event({{"event", "adopt_failed"}, {"trial", record.index}, {"job_id", record.job_id},
                           {"message", adopted.status().message()}},

@@ -1,5 +1,8 @@
 #include "orchestrator/trial_book.h"
 
+#include "orchestrator/trial_command.h"
+#include "orchestrator/trial_files.h"
+#include "trials/params.h"
 #include "trials/protocol.h"
 
 namespace cs {
@@ -30,9 +33,21 @@ std::string TrialWorkDir(const SweepConfig& config, int64_t index) {
   return config.work_root + "/trial-" + std::to_string(index);
 }
 
-LaunchRequest LaunchRequestFor(const SweepConfig& config, const ActiveTrial& trial) {
+Result<LaunchRequest> LaunchRequestFor(const SweepConfig& config, const ActiveTrial& trial) {
   LaunchRequest request;
   request.trial_id = trial.id;
+  request.work_dir = trial.work_dir;
+  request.threads = config.ThreadsPerTrial();
+  if (!config.command.empty()) {
+    Result<TrialCommand> command = ParseTrialCommand(config.command);
+    if (!command.ok()) return command.status();
+    Result<std::vector<std::string>> argv = ExpandTrialCommand(*command, trial.params);
+    if (!argv.ok()) return argv.status();
+    request.command = std::move(*argv);
+    request.environment = TrialCommandEnvironment(trial.params, trial.work_dir, trial.index, trial.stop_after_epoch);
+    request.params_json = trial.params.dump();
+    return request;
+  }
   request.args = {"--params", trial.params.dump()};
   std::vector<std::string> task = config.task.ToTrialArgs();
   request.args.insert(request.args.end(), task.begin(), task.end());
@@ -41,9 +56,18 @@ LaunchRequest LaunchRequestFor(const SweepConfig& config, const ActiveTrial& tri
   if (trial.stop_after_epoch > 0) {
     request.args.insert(request.args.end(), {"--stop-after-epoch", std::to_string(trial.stop_after_epoch)});
   }
-  request.work_dir = trial.work_dir;
-  request.threads = config.ThreadsPerTrial();
   return request;
+}
+
+int TrialEpochs(const nlohmann::json& params) {
+  Result<TrialParams> parsed = ParseTrialParams(params);
+  if (parsed.ok()) return parsed->epochs;
+  auto epochs = params.is_object() ? params.find("epochs") : params.end();
+  if (epochs != params.end() && epochs->is_number_integer() && epochs->get<int64_t>() >= 1 &&
+      epochs->get<int64_t>() <= kMaxTrialEpochs) {
+    return static_cast<int>(epochs->get<int64_t>());
+  }
+  return 1;
 }
 
 bool IsEndState(TrialState state) {
@@ -88,6 +112,10 @@ TrialOutcome OutcomeFromExit(const TrialEnding& ending) {
   } else if (ending.stop_cause == StopCause::kHold) {
     outcome.state = TrialState::kInterrupted;
     outcome.reason = "paused by the carbon-aware hold (" + ending.stop_reason + ")";
+  } else if (ending.exit_zero_finishes && ending.stop_cause == StopCause::kNone && ending.exit != nullptr &&
+             ending.exit->how == TrialExit::How::kExited && ending.exit->exit_code == 0) {
+    outcome.state = TrialState::kFinished;
+    outcome.reason = "exited 0 without an end event";
   } else if (ending.stop_cause == StopCause::kInterrupt || ending.exit == nullptr ||
              end_state == TrialEndStateName(TrialEndState::kInterrupted)) {
     outcome.state = TrialState::kInterrupted;

@@ -73,8 +73,13 @@ struct TrialBook {
 
 // <work_root>/trial-<index>.
 std::string TrialWorkDir(const SweepConfig& config, int64_t index);
-// What the launcher runs for `trial`, from the sweep's stored config.
-LaunchRequest LaunchRequestFor(const SweepConfig& config, const ActiveTrial& trial);
+// What the launcher runs for `trial`, from the sweep's stored config: the
+// bundled trial, or the user's command with its placeholders filled.
+Result<LaunchRequest> LaunchRequestFor(const SweepConfig& config, const ActiveTrial& trial);
+// The epochs a trial's params ask for: the bundled trial's `epochs` (or its
+// default), a command's integer `epochs` >= 1, else 1 (a job that does not
+// say is one run to its end).
+int TrialEpochs(const nlohmann::json& params);
 
 bool IsEndState(TrialState state);
 // A stored trial the sweep runs again: open or interrupted, or paused when
@@ -91,6 +96,9 @@ struct TrialEnding {
   std::string stop_reason;
   int stop_after_epoch = 0;
   const TrialExit* exit = nullptr;  // nullptr: no process was watched (an end found on resume).
+  // A user's command that exits 0 without an end event finished (the
+  // bundled trial always says how it ended: for it, that is a crash).
+  bool exit_zero_finishes = false;
 };
 // The one mapping of an ending to the state, reason and exit status stored
 // (accuracies and counts are the caller's: they come from the events).

@@ -1,14 +1,15 @@
 #include "search_spaces/search_space.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "common/files.h"
 #include "common/json.h"
+#include "common/text.h"
 #include "search_spaces/built_in_spaces.h"
 #include "trials/params.h"
 
@@ -17,12 +18,6 @@ namespace cs {
 namespace {
 
 constexpr const char* kBuiltInPrefix = "built-in:";
-
-std::string FormatNumber(double value) {
-  std::ostringstream out;
-  out << value;
-  return out.str();
-}
 
 std::string JoinKeys(const std::set<std::string>& keys) {
   std::string joined;
@@ -39,13 +34,14 @@ std::string KnownParamNames() {
 // Every error of one document goes through here: "<origin>: <json path>: <problem>".
 class SpaceParser {
  public:
-  explicit SpaceParser(std::string origin) : origin_(std::move(origin)) {}
+  SpaceParser(std::string origin, ParamNames names) : origin_(std::move(origin)), names_(names) {}
 
   Result<SearchSpace> Parse(const nlohmann::json& document) {
     if (!document.is_object()) return Error("(top level)", "expected a JSON object");
     CS_RETURN_IF_ERROR(CheckKeys(document, "", {"name", "description", "source", "dimensions", "fixed"}));
     SearchSpace space;
     space.origin = origin_;
+    space.names = names_;
     CS_RETURN_IF_ERROR(ReadString(document, "", "name", /*required=*/true, &space.name));
     CS_RETURN_IF_ERROR(ReadString(document, "", "description", /*required=*/false, &space.description));
     CS_RETURN_IF_ERROR(ReadString(document, "", "source", /*required=*/false, &space.source));
@@ -114,8 +110,32 @@ class SpaceParser {
     return Status::Ok();
   }
 
+  // A name the space may use: the bundled trial's, or (open) any short identifier.
+  Status CheckName(const std::string& name, const std::string& path) const {
+    if (names_ == ParamNames::kBundledTrial) {
+      if (FindParamSpec(name) != nullptr) return Status::Ok();
+      return Error(path, "'" + name + "' is not a hyperparameter (known: " + KnownParamNames() +
+                             "; a training command of your own, run --command, takes any name)");
+    }
+    const bool well_formed = !name.empty() && name.size() <= 64 && !std::isdigit(static_cast<unsigned char>(name[0])) &&
+                             std::all_of(name.begin(), name.end(), [](char c) {
+                               return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+                             });
+    if (well_formed) return Status::Ok();
+    return Error(path, "'" + name + "' is not a hyperparameter name (letters, digits, '_', '.', '-'; at most 64 bytes; "
+                       "not starting with a digit)");
+  }
+
   // ValidateParam's message names "params.<name>"; here the JSON path replaces it.
   Status Validate(const std::string& name, const nlohmann::json& value, const std::string& path) const {
+    if (names_ == ParamNames::kOpen) {
+      // A user's command gets the value as text: any finite number, a short string, a bool.
+      const bool scalar = (value.is_number() && std::isfinite(value.get<double>())) || value.is_boolean() ||
+                          (value.is_string() && !value.get<std::string>().empty() &&
+                           value.get<std::string>().size() <= 256 && IsValidUtf8(value.get<std::string>()));
+      if (scalar) return Status::Ok();
+      return Error(path, name + " " + value.dump() + " is not a number, a bool or a string of 1 to 256 bytes");
+    }
     Status status = ValidateParam(name, value);
     if (status.ok()) return status;
     std::string message = status.message();
@@ -129,10 +149,8 @@ class SpaceParser {
     CS_RETURN_IF_ERROR(CheckKeys(object, path, {"name", "type", "range", "values", "grid", "source", "rationale"}));
     Dimension dimension;
     CS_RETURN_IF_ERROR(ReadString(object, path, "name", /*required=*/true, &dimension.name));
-    const ParamSpec* spec = FindParamSpec(dimension.name);
-    if (spec == nullptr) {
-      return Error(path + ".name", "'" + dimension.name + "' is not a hyperparameter (known: " + KnownParamNames() + ")");
-    }
+    CS_RETURN_IF_ERROR(CheckName(dimension.name, path + ".name"));
+    const ParamSpec* spec = names_ == ParamNames::kBundledTrial ? FindParamSpec(dimension.name) : nullptr;
     std::string type_name;
     CS_RETURN_IF_ERROR(ReadString(object, path, "type", /*required=*/true, &type_name));
     bool type_known = false;
@@ -152,10 +170,10 @@ class SpaceParser {
     if (dimension.type == DimensionType::kCategorical) {
       CS_RETURN_IF_ERROR(ParseValues(object, path, &dimension));
     } else {
-      if (spec->kind == ParamSpec::Kind::kChoice) {
+      if (spec != nullptr && spec->kind == ParamSpec::Kind::kChoice) {
         return Error(path + ".type", dimension.name + " takes one of a set of names; use categorical");
       }
-      if (spec->kind == ParamSpec::Kind::kInteger && dimension.type != DimensionType::kInteger) {
+      if (spec != nullptr && spec->kind == ParamSpec::Kind::kInteger && dimension.type != DimensionType::kInteger) {
         return Error(path + ".type", dimension.name + " takes integers; use integer or categorical, not " + type_name);
       }
       CS_RETURN_IF_ERROR(ParseRange(object, path, &dimension));
@@ -241,9 +259,7 @@ class SpaceParser {
   }
 
   Result<FixedParam> ParseFixed(const std::string& name, const nlohmann::json& entry, const std::string& path) const {
-    if (FindParamSpec(name) == nullptr) {
-      return Error(path, "'" + name + "' is not a hyperparameter (known: " + KnownParamNames() + ")");
-    }
+    CS_RETURN_IF_ERROR(CheckName(name, path));
     if (!entry.is_object()) return Error(path, "expected {\"value\": ..., \"source\": \"...\"}");
     CS_RETURN_IF_ERROR(CheckKeys(entry, path, {"value", "source"}));
     FixedParam param;
@@ -257,6 +273,7 @@ class SpaceParser {
   }
 
   std::string origin_;
+  ParamNames names_;
 };
 
 // A search space is a few hundred lines of JSON; more is a wrong file.
@@ -322,14 +339,14 @@ nlohmann::json SearchSpace::ToJson() const {
   return document;
 }
 
-Result<SearchSpace> ParseSearchSpace(const nlohmann::json& document, const std::string& origin) {
-  return SpaceParser(origin).Parse(document);
+Result<SearchSpace> ParseSearchSpace(const nlohmann::json& document, const std::string& origin, ParamNames names) {
+  return SpaceParser(origin, names).Parse(document);
 }
 
-Result<SearchSpace> ParseSearchSpaceText(const std::string& text, const std::string& origin) {
+Result<SearchSpace> ParseSearchSpaceText(const std::string& text, const std::string& origin, ParamNames names) {
   Result<nlohmann::json> document = ParseJson(text, origin);
   if (!document.ok()) return document.status();
-  return ParseSearchSpace(*document, origin);
+  return ParseSearchSpace(*document, origin, names);
 }
 
 std::vector<std::string> BuiltInSearchSpaceNames() {
@@ -346,11 +363,11 @@ std::optional<std::string> BuiltInSearchSpaceText(const std::string& name) {
   return std::nullopt;
 }
 
-Result<SearchSpace> LoadSearchSpace(const std::string& name_or_path) {
+Result<SearchSpace> LoadSearchSpace(const std::string& name_or_path, ParamNames names) {
   if (IsRegularFile(name_or_path)) {
     Result<std::string> text = ReadFileUpTo(name_or_path, kMaxSearchSpaceFileBytes);
     if (!text.ok()) return text.status();
-    return ParseSearchSpaceText(*text, name_or_path);
+    return ParseSearchSpaceText(*text, name_or_path, names);
   }
   std::string name = name_or_path;
   const std::string extension = ".json";
@@ -358,7 +375,7 @@ Result<SearchSpace> LoadSearchSpace(const std::string& name_or_path) {
     name.resize(name.size() - extension.size());
   }
   if (std::optional<std::string> text = BuiltInSearchSpaceText(name)) {
-    return ParseSearchSpaceText(*text, kBuiltInPrefix + name);
+    return ParseSearchSpaceText(*text, kBuiltInPrefix + name, names);
   }
   std::string known;
   for (const std::string& built_in : BuiltInSearchSpaceNames()) known += (known.empty() ? "" : ", ") + built_in;

@@ -44,9 +44,19 @@ enum class DimensionType {
 // The file's spelling: "categorical", "uniform", "log-uniform", "integer".
 const char* DimensionTypeName(DimensionType type);
 
+// Which hyperparameter names a space may use.
+enum class ParamNames {
+  // The bundled trial's (trials/params.h), each value checked against its range.
+  kBundledTrial = 0,
+  // Any name (letters, digits, '_', '.', '-'; at most 64 bytes), for a user's
+  // own training command (`run --command`): values are checked for their
+  // type only (finite numbers; categorical values a string, number or bool).
+  kOpen = 1,
+};
+
 // One varied hyperparameter.
 struct Dimension {
-  std::string name;  // a name from TrialParamSpecs().
+  std::string name;  // a name from TrialParamSpecs(), or any name with ParamNames::kOpen.
   DimensionType type = DimensionType::kCategorical;
   double low = 0;    // inclusive; unused for kCategorical.
   double high = 0;   // inclusive; unused for kCategorical.
@@ -71,6 +81,7 @@ struct SearchSpace {
   std::string origin;
   std::vector<Dimension> dimensions;
   std::vector<FixedParam> fixed;
+  ParamNames names = ParamNames::kBundledTrial;  // what it was parsed for.
 
   // The largest value `param` can take in this space (a dimension's high or
   // largest value, or the fixed value); nullopt if the space does not set it
@@ -85,10 +96,12 @@ struct SearchSpace {
 // name ("bert-devlin2019", with or without ".json"). Errors name the file and
 // the JSON path:
 //   "spaces/x.json: dimensions[2].range: expected [low, high] with low <= high".
-Result<SearchSpace> LoadSearchSpace(const std::string& name_or_path);
+Result<SearchSpace> LoadSearchSpace(const std::string& name_or_path, ParamNames names = ParamNames::kBundledTrial);
 // Parses file text; `origin` (a path or "built-in:<name>") prefixes messages.
-Result<SearchSpace> ParseSearchSpaceText(const std::string& text, const std::string& origin);
-Result<SearchSpace> ParseSearchSpace(const nlohmann::json& document, const std::string& origin);
+Result<SearchSpace> ParseSearchSpaceText(const std::string& text, const std::string& origin,
+                                         ParamNames names = ParamNames::kBundledTrial);
+Result<SearchSpace> ParseSearchSpace(const nlohmann::json& document, const std::string& origin,
+                                     ParamNames names = ParamNames::kBundledTrial);
 
 // The names of the shipped spaces, sorted.
 std::vector<std::string> BuiltInSearchSpaceNames();
