@@ -2,6 +2,7 @@
 // no CUDA dependency and machines without a driver simply report "not found".
 #include <dlfcn.h>
 
+#include <cstdlib>
 #include <sstream>
 
 #include "carbon/power_source.h"
@@ -156,6 +157,38 @@ bool Bind(void* library, const char* symbol, Function* function) {
 }
 
 }  // namespace
+
+std::string DefaultNvmlLibrary() {
+  const char* library = std::getenv("CARBONSWEEP_NVML_LIBRARY");
+  return library != nullptr && *library != '\0' ? library : "libnvidia-ml.so.1";
+}
+
+Result<int> NvmlDeviceCount(const std::string& library) {
+  void* handle = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    const char* error = dlerror();
+    return Status::NotFound("cannot load " + library + " (no NVIDIA driver?): " + (error ? error : "dlopen failed"));
+  }
+  NvmlReturn (*init)() = nullptr;
+  NvmlReturn (*shutdown)() = nullptr;
+  NvmlReturn (*device_count)(unsigned int*) = nullptr;
+  unsigned int count = 0;
+  Status status = Status::Ok();
+  if (!Bind(handle, "nvmlInit_v2", &init) || !Bind(handle, "nvmlShutdown", &shutdown) ||
+      !Bind(handle, "nvmlDeviceGetCount_v2", &device_count)) {
+    status = Status::Unsupported(library + " lacks an NVML function carbonsweep needs (driver too old?)");
+  } else if (NvmlReturn code = init(); code != kNvmlSuccess) {
+    status = Status::Unsupported("nvmlInit: NVML error " + std::to_string(code));
+  } else {
+    if (NvmlReturn counted = device_count(&count); counted != kNvmlSuccess) {
+      status = Status::Unsupported("nvmlDeviceGetCount: NVML error " + std::to_string(counted));
+    }
+    shutdown();
+  }
+  dlclose(handle);
+  if (!status.ok()) return status;
+  return static_cast<int>(count);
+}
 
 Result<std::unique_ptr<EnergyCounter>> OpenNvml(const std::string& library, const std::vector<int>& gpu_indices) {
   void* handle = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);

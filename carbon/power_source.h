@@ -61,13 +61,18 @@ enum class IdleShare {
   kEmitUnattributed = 2,   // emitted as samples with trial_id -1.
 };
 
+// The NVML library to load: $CARBONSWEEP_NVML_LIBRARY when set (tests point
+// it at their fake; also for drivers installed off the loader's path), else
+// "libnvidia-ml.so.1".
+std::string DefaultNvmlLibrary();
+
 // Where to look and what to assume. Paths are overridable so tests can point
 // at fake trees; every field has a default that is right on a real machine.
 struct MeterOptions {
   std::string powercap_root = "/sys/class/powercap";  // RAPL domains (intel-rapl:N[:M]).
   std::string drm_root = "/sys/class/drm";            // AMD GPUs: card*/device/hwmon/hwmon*.
   std::string proc_root = "/proc";                    // <pid>/stat, stat, cpuinfo, meminfo.
-  std::string nvml_library = "libnvidia-ml.so.1";     // dlopen name or path; "" disables NVML.
+  std::string nvml_library = DefaultNvmlLibrary();    // dlopen name or path; "" disables NVML.
   // NVML device indices to meter; empty = parse CUDA_VISIBLE_DEVICES (unset = all devices).
   std::vector<int> gpu_indices;
   bool use_rapl = true;   // false forces the CPU-time model even where RAPL is readable.
@@ -117,6 +122,10 @@ Result<std::unique_ptr<EnergyCounter>> OpenRapl(const std::string& powercap_root
 // (trapezoid) — never a silent 0 J. `gpu_indices` empty = every device.
 Result<std::unique_ptr<EnergyCounter>> OpenNvml(const std::string& library,
                                                 const std::vector<int>& gpu_indices);
+
+// How many devices NVML sees through `library`; NotFound when it cannot be
+// loaded (no NVIDIA driver), Unsupported when it does not initialise.
+Result<int> NvmlDeviceCount(const std::string& library);
 
 // AMD GPUs (vendor 0x1002) through hwmon under drm_root: energy1_input (uJ)
 // where present, else power1_average (uW) integrated. Device index = order

@@ -7,6 +7,7 @@
 #include <functional>
 #include <iostream>
 
+#include "carbon/power_source.h"
 #include "cli/carbon_flags.h"
 #include "cli/command.h"
 #include "cli/sweep_session.h"
@@ -53,6 +54,33 @@ TaskOptions SweepTaskOptions(const TaskSpec& spec) {
   return options;
 }
 
+// --gpus none | all | 0,1,...: "all" asks NVML how many there are.
+Result<std::vector<int>> ParseGpuFlag(const std::string& text) {
+  std::vector<int> gpus;
+  if (text == "none") return gpus;
+  if (text == "all") {
+    Result<int> count = NvmlDeviceCount(DefaultNvmlLibrary());
+    if (!count.ok()) return count.status().WithPrefix("--gpus all");
+    if (*count == 0) return Status::InvalidArgument("--gpus all: NVML sees no device");
+    for (int i = 0; i < *count; ++i) gpus.push_back(i);
+    return gpus;
+  }
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string item = text.substr(start, end - start);
+    char* parsed_end = nullptr;
+    long index = item.empty() ? -1 : std::strtol(item.c_str(), &parsed_end, 10);
+    if (item.empty() || *parsed_end != '\0' || index < 0 || index > 1023) {
+      return Status::InvalidArgument("--gpus '" + text + "': expected none, all or device indices such as 0,1");
+    }
+    gpus.push_back(static_cast<int>(index));
+    start = end + 1;
+  }
+  return gpus;
+}
+
 }  // namespace
 
 int RunRunCommand(const std::vector<std::string>& args) {
@@ -79,6 +107,8 @@ int RunRunCommand(const std::vector<std::string>& args) {
       ("vocab", po::value<std::string>(), "vocab.txt for --from-scratch when there is no backbone")
       ("work-root", po::value<std::string>(), "where trial work dirs go (default: <db>.d/<name>/); with slurm, on a filesystem the nodes share")
       ("launcher", po::value<std::string>()->default_value("local"), "where trials run: local (child processes) | slurm (sbatch jobs)")
+      ("gpus", po::value<std::string>()->default_value("none"), "NVIDIA devices trials may use: none | all | 0,1,... (NVML indices)")
+      ("gpus-per-trial", po::value<int>(), "whole devices per trial, as CUDA_VISIBLE_DEVICES (default 1 with --gpus)")
       ("command", po::value<std::string>(), "your own training command per trial, {name} = the trial's value, e.g. \"python3 train.py --lr {learning_rate}\" (docs/trial-protocol.md)")
       ("slurm-partition", po::value<std::string>(), "slurm: sbatch --partition (default: the cluster's)")
       ("slurm-gres", po::value<std::string>(), "slurm: sbatch --gres, e.g. gpu:1")
@@ -113,6 +143,10 @@ int RunRunCommand(const std::vector<std::string>& args) {
   config.name = vm.count("name") ? vm["name"].as<std::string>() : DefaultSweepName();
   config.space = vm["space"].as<std::string>();
   if (vm.count("command")) config.command = vm["command"].as<std::string>();
+  Result<std::vector<int>> gpus = ParseGpuFlag(vm["gpus"].as<std::string>());
+  if (!gpus.ok()) return ReportError("run", gpus.status());
+  config.gpus = *gpus;
+  config.gpus_per_trial = vm.count("gpus-per-trial") ? vm["gpus-per-trial"].as<int>() : (config.gpus.empty() ? 0 : 1);
   const ParamNames space_names = config.command.empty() ? ParamNames::kBundledTrial : ParamNames::kOpen;
   std::string strategy = vm["strategy"].as<std::string>();
   if (strategy == "halving") {

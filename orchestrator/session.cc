@@ -54,6 +54,7 @@ Result<ProductionWiring> Wire(const SweepConfig& config, const SessionOptions& o
   MeterOptions meter;
   meter.cpu_watts = config.carbon.cpu_watts;
   meter.pue = config.carbon.pue;
+  if (!config.gpus.empty()) meter.gpu_indices = config.gpus;  // the sweep's devices, each billed to its trial.
   auto setup = DetectPowerSources(meter);
   if (!setup.ok()) return setup.status();
   SamplerOptions sampler_options;
@@ -193,11 +194,27 @@ Status ValidateSweepConfig(const SweepConfig& config) {
     return Status::InvalidArgument("--max-intensity needs --max-delay (the longest hold, e.g. 6h)");
   }
   CS_RETURN_IF_ERROR(ValidateSlurmConfig(config));
+  CS_RETURN_IF_ERROR(ValidateGpuConfig(config));
   if (!config.command.empty()) CS_RETURN_IF_ERROR(ParseTrialCommand(config.command).status());
   return Status::Ok();
 }
 
 namespace {
+
+// The devices of --gpus exist on this machine (NVML).
+Status CheckGpusPresent(const SweepConfig& config) {
+  if (config.gpus.empty()) return Status::Ok();
+  Result<int> count = NvmlDeviceCount(DefaultNvmlLibrary());
+  if (!count.ok()) return count.status().WithPrefix("--gpus");
+  for (int gpu : config.gpus) {
+    if (gpu >= *count) {
+      return Status::InvalidArgument("--gpus: this machine has no GPU " + std::to_string(gpu) + " (NVML sees " +
+                                     std::to_string(*count) + " device(s)" +
+                                     (*count > 0 ? ", 0 to " + std::to_string(*count - 1) : std::string()) + ")");
+    }
+  }
+  return Status::Ok();
+}
 
 // The names a sweep's space may use: any, for a user's command.
 ParamNames SpaceNamesFor(const SweepConfig& config) {
@@ -208,6 +225,7 @@ ParamNames SpaceNamesFor(const SweepConfig& config) {
 // name only the space's hyperparameters; the bundled trial must find its data
 // and backbone (the caller's check_trials).
 Status CheckTrialsCanRun(const SweepConfig& config, const SearchSpace& space, const SessionOptions& options) {
+  CS_RETURN_IF_ERROR(CheckGpusPresent(config));
   if (!config.command.empty()) {
     Result<TrialCommand> command = ParseTrialCommand(config.command);
     if (!command.ok()) return command.status();

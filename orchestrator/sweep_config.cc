@@ -37,8 +37,43 @@ std::optional<LauncherKind> ParseLauncherKind(const std::string& name) {
   return std::nullopt;
 }
 
+std::string GpuList(const std::vector<int>& gpus) {
+  std::string list;
+  for (int gpu : gpus) list += (list.empty() ? "" : ",") + std::to_string(gpu);
+  return list;
+}
+
+Status ValidateGpuConfig(const SweepConfig& config) {
+  if (config.gpus.empty()) {
+    if (config.gpus_per_trial > 0) return Status::InvalidArgument("--gpus-per-trial needs --gpus (all or 0,1,...)");
+    return Status::Ok();
+  }
+  std::vector<int> sorted = config.gpus;
+  std::sort(sorted.begin(), sorted.end());
+  if (sorted.front() < 0) return Status::InvalidArgument("--gpus: " + std::to_string(sorted.front()) + " is not a device index");
+  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+    return Status::InvalidArgument("--gpus " + GpuList(config.gpus) + ": a device is named twice");
+  }
+  const int size = static_cast<int>(config.gpus.size());
+  if (config.gpus_per_trial < 1 || config.gpus_per_trial > size) {
+    return Status::InvalidArgument("--gpus-per-trial " + std::to_string(config.gpus_per_trial) + ": must be 1 to " +
+                                   std::to_string(size) + " (the devices of --gpus " + GpuList(config.gpus) + ")");
+  }
+  const int fit = size / config.gpus_per_trial;
+  if (config.parallel > fit) {
+    return Status::InvalidArgument("--parallel " + std::to_string(config.parallel) + ": --gpus " + GpuList(config.gpus) +
+                                   " with --gpus-per-trial " + std::to_string(config.gpus_per_trial) + " runs at most " +
+                                   std::to_string(fit) + " trial(s) at once");
+  }
+  return Status::Ok();
+}
+
 Status ValidateSlurmConfig(const SweepConfig& config) {
   if (config.launcher != LauncherKind::kSlurm) return Status::Ok();
+  if (!config.gpus.empty()) {
+    return Status::InvalidArgument("--gpus with --launcher slurm: Slurm assigns the devices; book them with "
+                                   "--slurm-gres gpu:N (the job meters its own devices)");
+  }
   if (!config.command.empty()) {
     // A Slurm job meters itself through `carbonsweep trial --meter-self`; a
     // user's command has no such wrapper yet.
@@ -88,6 +123,8 @@ nlohmann::json SweepConfig::ToJson() const {
       {"work_root", work_root},
       {"launcher", LauncherKindName(launcher)},
       {"command", command},
+      {"gpus", gpus},
+      {"gpus_per_trial", gpus_per_trial},
       {"slurm", {{"partition", slurm.partition}, {"gres", slurm.gres}, {"time_limit", slurm.time_limit},
                  {"extra", slurm.extra}}},
   };
@@ -154,6 +191,8 @@ Result<SweepConfig> SweepConfig::FromJson(const nlohmann::json& json) {
     if (!launcher) return Status::Corruption("config.launcher: unknown value");
     config.launcher = *launcher;
     config.command = json.value("command", "");
+    config.gpus = json.value("gpus", std::vector<int>{});
+    config.gpus_per_trial = json.value("gpus_per_trial", 0);
     if (json.contains("slurm")) {
       const auto& slurm = json["slurm"];
       config.slurm.partition = slurm.value("partition", "");

@@ -105,6 +105,11 @@ struct SweepConfig {
   // --command: the user's training command (trial_command.h), run for each
   // trial instead of the bundled trial; its space may name any hyperparameter.
   std::string command;
+  // --gpus: the NVIDIA devices (NVML indices) the sweep's trials may use;
+  // empty: none. --gpus-per-trial: whole devices each trial gets, as
+  // CUDA_VISIBLE_DEVICES; the sampler bills each device to its trial alone.
+  std::vector<int> gpus;
+  int gpus_per_trial = 0;
   SlurmSettings slurm;              // with kSlurm.
 
   // Threads each trial gets: total_threads (or the machine's) / parallel, at least 1.
@@ -122,6 +127,12 @@ struct SweepConfig {
 // unterminated quote in --slurm-extra. One line naming the flag; the value
 // itself is not echoed (it holds the newline). Ok for the local launcher.
 Status ValidateSlurmConfig(const SweepConfig& config);
+// --gpus and --gpus-per-trial, without looking at the machine: indices
+// non-negative and distinct, whole devices per trial, and --parallel no more
+// trials than the devices hold at once.
+Status ValidateGpuConfig(const SweepConfig& config);
+// "0,2": the devices as CUDA_VISIBLE_DEVICES lists them.
+std::string GpuList(const std::vector<int>& gpus);
 
 // The strategy name stored with a sweep: "random", "grid" or "halving".
 std::string StrategyLabel(const SweepConfig& config);

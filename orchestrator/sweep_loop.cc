@@ -72,6 +72,8 @@ Status SweepLoop::Prepare() {
     intensity = stored_intensity_.get();
   }
   ledger_.emplace(env_.store, sweep_id_, EnergyPricing(sweep_.pue, intensity));
+  book_.free_gpus = config_.gpus;
+  std::sort(book_.free_gpus.begin(), book_.free_gpus.end());
   planner_.emplace(sweep_, config_, strategy_, book_, asha_, pruner_);
   return Status::Ok();
 }
@@ -131,11 +133,20 @@ void SweepLoop::HandleInterrupts() {
 Status SweepLoop::Launch(ActiveTrial trial, bool resumed) {
   Result<LaunchRequest> request = LaunchRequestFor(config_, trial);
   if (!request.ok()) return request.status();
+  if (config_.gpus_per_trial > 0) {
+    // Whole devices, the lowest free first; CUDA numbers them as NVML does (PCI bus order).
+    const size_t wanted = static_cast<size_t>(config_.gpus_per_trial);
+    if (book_.free_gpus.size() < wanted) return Status::Internal("no free GPU set for trial " + std::to_string(trial.index));
+    trial.gpus.assign(book_.free_gpus.begin(), book_.free_gpus.begin() + wanted);
+    request->environment.push_back("CUDA_DEVICE_ORDER=PCI_BUS_ID");
+    request->environment.push_back("CUDA_VISIBLE_DEVICES=" + GpuList(trial.gpus));
+  }
   auto launched = env_.launcher->Start(*request);
   if (!launched.ok()) return launched.status();
+  book_.free_gpus.erase(book_.free_gpus.begin(), book_.free_gpus.begin() + trial.gpus.size());
   trial.pid = launched->pid;
   trial.started_monotonic = env_.clock->MonotonicSeconds();
-  if (trial.pid > 0) env_.sampler->Track(trial.id, trial.pid, {});
+  if (trial.pid > 0) env_.sampler->Track(trial.id, trial.pid, trial.gpus);
   TrialLaunch launch;
   if (launched->pid > 0) launch.pid = launched->pid;
   launch.job_id = launched->job_id;
@@ -192,6 +203,7 @@ void SweepLoop::StartWhatFits() {
     if (next.kind == NextWork::Kind::kNothing) return;
     // Until one epoch was measured, one trial runs alone: it calibrates the cost model.
     if (!book_.cost.calibrated() && !book_.running.empty()) return;
+    if (book_.free_gpus.size() < static_cast<size_t>(config_.gpus_per_trial)) return;  // every device set is busy.
     Result<bool> holding = hold_.Holding();
     if (!holding.ok()) return Fail(holding.status());
     if (*holding) return;

@@ -110,6 +110,8 @@ void SweepLoop::Handle(const LauncherEvent& event) {
   ActiveTrial& trial = it->second;
   if (event.kind == LauncherEvent::Kind::kExit) {
     HandleExit(trial, event.exit);
+    book_.free_gpus.insert(book_.free_gpus.end(), trial.gpus.begin(), trial.gpus.end());
+    std::sort(book_.free_gpus.begin(), book_.free_gpus.end());
     book_.running.erase(it);
     if (fatal_.ok()) {
       if (auto spend = Spend()) spent_grams_ = spend->total.grams_co2e;  // the progress line includes its last joules.

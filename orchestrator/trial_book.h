@@ -58,6 +58,7 @@ struct ActiveTrial {
   double attempt_self_meter_joules = 0;
   StopCause stop_cause = StopCause::kNone;
   std::string stop_reason;
+  std::vector<int> gpus;  // the devices it holds (--gpus), given back at its exit.
 };
 
 struct TrialBook {
@@ -66,6 +67,7 @@ struct TrialBook {
   std::deque<TrialRecord> to_resume;      // open/interrupted trials to relaunch, by index.
   int64_t next_index = 0;                 // the strategy's next point.
   CostModel cost;
+  std::vector<int> free_gpus;             // --gpus devices no running trial holds, ascending.
 
   // Every trial as the pruner and halving see it.
   std::vector<TrialProgress> Progress() const;
