@@ -1,5 +1,6 @@
 // The machine as /proc describes it, CPU seconds from /proc, the TDP table,
 // and the CPU and RAM power models used where no counter is readable.
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -43,6 +44,52 @@ Result<std::string> ReadProcFile(const std::string& path) {
   return std::string(buffer, static_cast<size_t>(length));
 }
 
+// What the CPU time of a process needs from its <pid>/stat.
+struct ProcStat {
+  pid_t pgrp = 0;      // field 5.
+  double ticks = 0;    // utime+stime+cutime+cstime, fields 14..17, in clock ticks.
+};
+
+// Parses <pid>/stat without iostreams (the group scan reads every process's).
+// The command name (field 2) may hold spaces and parentheses: fields are
+// counted from the last ')'.
+Result<ProcStat> ParseProcStat(const std::string& text, const std::string& path) {
+  size_t close = text.rfind(')');
+  if (close == std::string::npos) return Status::Corruption(path + ": no ')' after the command name");
+  // fields[0] is field 3 (state).
+  std::vector<std::string> fields;
+  size_t at = close + 1;
+  while (fields.size() < 15) {
+    at = text.find_first_not_of(" \n", at);
+    if (at == std::string::npos) break;
+    size_t end = text.find_first_of(" \n", at);
+    if (end == std::string::npos) end = text.size();
+    fields.push_back(text.substr(at, end - at));
+    at = end;
+  }
+  if (fields.size() < 15) return Status::Corruption(path + ": fewer than 17 fields");
+  ProcStat stat;
+  auto pgrp = ParseDouble(fields[2]);
+  if (!pgrp.ok()) return Status::Corruption(path + ": field 5 is not a number");
+  stat.pgrp = static_cast<pid_t>(*pgrp);
+  for (int i = 11; i <= 14; ++i) {
+    auto value = ParseDouble(fields[i]);
+    if (!value.ok()) return Status::Corruption(path + ": field " + std::to_string(i + 3) + " is not a number");
+    stat.ticks += *value;
+  }
+  return stat;
+}
+
+// "1234" -> 1234; anything else (self, cpuinfo, ...) -> 0.
+pid_t PidOfEntry(const char* name) {
+  pid_t pid = 0;
+  for (const char* c = name; *c != '\0'; ++c) {
+    if (*c < '0' || *c > '9') return 0;
+    pid = pid * 10 + (*c - '0');
+  }
+  return pid;
+}
+
 class ProcCpuTimeReader : public CpuTimeReader {
  public:
   explicit ProcCpuTimeReader(std::string proc_root)
@@ -52,23 +99,49 @@ class ProcCpuTimeReader : public CpuTimeReader {
     std::string path = proc_root_ + "/" + std::to_string(pid) + "/stat";
     auto text = ReadProcFile(path);
     if (!text.ok()) return text.status();
-    // The command name (field 2) may hold spaces and parentheses: fields
-    // are counted from the last ')'.
-    size_t close = text->rfind(')');
-    if (close == std::string::npos) return Status::Corruption(path + ": no ')' after the command name");
-    std::istringstream fields(text->substr(close + 1));
-    std::vector<std::string> tokens;
-    std::string token;
-    while (fields >> token) tokens.push_back(token);
-    // tokens[0] is field 3 (state); utime..cstime are fields 14..17.
-    if (tokens.size() < 15) return Status::Corruption(path + ": fewer than 17 fields");
-    double ticks = 0;
-    for (int i = 11; i <= 14; ++i) {
-      auto value = ParseDouble(tokens[i]);
-      if (!value.ok()) return Status::Corruption(path + ": field " + std::to_string(i + 3) + " is not a number");
-      ticks += *value;
+    auto stat = ParseProcStat(*text, path);
+    if (!stat.ok()) return stat.status();
+    return stat->ticks / ticks_per_second_;
+  }
+
+  // One pass over <proc_root>/*/stat for all leaders: the group is only
+  // known from each process's own stat, so every process is read anyway.
+  std::map<pid_t, Result<double>> ProcessGroupCpuSeconds(const std::vector<pid_t>& leaders) override {
+    std::map<pid_t, Result<double>> seconds;
+    if (leaders.empty()) return seconds;
+    DIR* dir = ::opendir(proc_root_.c_str());
+    if (dir == nullptr) {
+      Status error = Status::IoError(proc_root_ + ": " + std::strerror(errno));
+      for (pid_t leader : leaders) seconds.emplace(leader, error);
+      return seconds;
     }
-    return ticks / ticks_per_second_;
+    std::set<pid_t> wanted(leaders.begin(), leaders.end());
+    std::map<pid_t, double> ticks;  // by leader, only where something of it is alive.
+    while (const dirent* entry = ::readdir(dir)) {
+      pid_t pid = PidOfEntry(entry->d_name);
+      if (pid <= 0) continue;
+      std::string path = proc_root_ + "/" + entry->d_name + "/stat";
+      // A process that ended since readdir, or a stat we cannot parse, is
+      // skipped: its reaper's cutime (or the caller's high-water mark) holds
+      // what it used.
+      auto text = ReadProcFile(path);
+      if (!text.ok()) continue;
+      auto stat = ParseProcStat(*text, path);
+      if (!stat.ok()) continue;
+      pid_t leader = wanted.count(stat->pgrp) ? stat->pgrp : wanted.count(pid) ? pid : 0;
+      if (leader != 0) ticks[leader] += stat->ticks;
+    }
+    ::closedir(dir);
+    for (pid_t leader : leaders) {
+      auto found = ticks.find(leader);
+      if (found != ticks.end()) {
+        seconds.emplace(leader, found->second / ticks_per_second_);
+      } else {
+        seconds.emplace(leader, Status::NotFound("process group " + std::to_string(leader) + ": no live process in " +
+                                                 proc_root_));
+      }
+    }
+    return seconds;
   }
 
   Result<double> MachineBusyCpuSeconds() override {
@@ -146,6 +219,12 @@ bool IsSubset(const std::set<std::string>& small, const std::set<std::string>& l
 }
 
 }  // namespace
+
+std::map<pid_t, Result<double>> CpuTimeReader::ProcessGroupCpuSeconds(const std::vector<pid_t>& leaders) {
+  std::map<pid_t, Result<double>> seconds;
+  for (pid_t leader : leaders) seconds.emplace(leader, ProcessCpuSeconds(leader));
+  return seconds;
+}
 
 std::unique_ptr<CpuTimeReader> MakeProcCpuTimeReader(const std::string& proc_root) {
   return std::make_unique<ProcCpuTimeReader>(proc_root);

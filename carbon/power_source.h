@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -139,6 +140,17 @@ class CpuTimeReader {
   virtual ~CpuTimeReader() = default;
   // utime+stime+cutime+cstime of `pid` in seconds (a zombie still answers).
   virtual Result<double> ProcessCpuSeconds(pid_t pid) = 0;
+  // CPU seconds of each trial in `leaders`, one entry per leader: the sum of
+  // utime+stime+cutime+cstime over every live process whose process group is
+  // the leader's pid (the launcher makes each trial lead its own group, so
+  // its DataLoader workers, torchrun ranks or wrapping shell count while they
+  // run; a reaped member is in its reaper's cutime), plus the leader itself
+  // where it leads no group (a trial metering itself). NotFound for a leader
+  // of which nothing is alive. The figure goes down when a member is reaped
+  // outside the group (an orphan reaped by init): callers keep a high-water
+  // mark. The /proc reader scans /proc once for all leaders; the default asks
+  // ProcessCpuSeconds for each leader alone (fakes that know no groups).
+  virtual std::map<pid_t, Result<double>> ProcessGroupCpuSeconds(const std::vector<pid_t>& leaders);
   // Busy CPU seconds of the whole machine (all of /proc/stat's "cpu" line but idle and iowait).
   virtual Result<double> MachineBusyCpuSeconds() = 0;
 };

@@ -138,21 +138,33 @@ void PowerSampler::SampleLocked(int64_t final_trial_id, double final_cpu_seconds
   last_monotonic_ = now_monotonic;
 
   // 1. CPU seconds of each trial, and of the whole machine, in the interval.
+  // A trial is its whole process group (workers, ranks, a wrapping shell):
+  // one scan of /proc answers for every tracked trial.
+  std::vector<pid_t> leaders;
+  for (const auto& [trial_id, tracked] : tracked_) {
+    if (!(trial_id == final_trial_id && final_cpu_seconds >= 0)) leaders.push_back(tracked.pid);
+  }
+  std::map<pid_t, Result<double>> group_cpu = setup_.cpu_time->ProcessGroupCpuSeconds(leaders);
   std::map<int64_t, double> cpu_seconds;
   double tracked_cpu = 0;
   for (auto& [trial_id, tracked] : tracked_) {
     double now_cpu = -1;
     if (trial_id == final_trial_id && final_cpu_seconds >= 0) {
       now_cpu = final_cpu_seconds;
-    } else {
-      auto read = setup_.cpu_time->ProcessCpuSeconds(tracked.pid);
-      if (read.ok()) {
-        now_cpu = *read;
+    } else if (auto read = group_cpu.find(tracked.pid); read != group_cpu.end()) {
+      if (read->second.ok()) {
+        now_cpu = *read->second;
       } else if (trial_id == final_trial_id) {
-        NoteError("trial " + std::to_string(trial_id) + ": no final CPU time (" + read.status().message() +
+        NoteError("trial " + std::to_string(trial_id) + ": no final CPU time (" + read->second.status().message() +
                   "); its last interval is not counted");
       }
     }
+    // last_cpu_seconds is a high-water mark: a group's sum goes down when a
+    // member is reaped outside the group (an orphan reaped by init takes its
+    // CPU time with it) or when a scan races a reap, and the exit figure
+    // (wait4 plus the members still alive) misses members that vanished
+    // earlier. What was billed stays billed, and growth is billed only once
+    // the sum passes the mark again, so nothing is counted twice.
     double delta = now_cpu < 0 ? 0 : std::max(0.0, now_cpu - tracked.last_cpu_seconds);
     if (now_cpu >= 0) tracked.last_cpu_seconds = std::max(tracked.last_cpu_seconds, now_cpu);
     cpu_seconds[trial_id] = delta;

@@ -75,9 +75,9 @@ class PowerSampler {
   // Takes a last reading and joins the thread. Idempotent.
   void Stop();
 
-  // From now on, energy of `pid` (and the GPUs `gpu_indices`, NVML indices)
-  // goes to `trial_id`. Takes a reading first so earlier energy is not
-  // charged to the new trial.
+  // From now on, energy of `pid` and every process in the process group it
+  // leads (and the GPUs `gpu_indices`, NVML indices) goes to `trial_id`.
+  // Takes a reading first so earlier energy is not charged to the new trial.
   void Track(int64_t trial_id, pid_t pid, std::vector<int> gpu_indices);
   // Takes a final reading (with `final_cpu_seconds` from wait4's rusage when
   // >= 0, since /proc no longer knows a reaped pid) and stops attributing.
@@ -99,7 +99,7 @@ class PowerSampler {
   struct Tracked {
     pid_t pid = 0;
     std::vector<int> gpu_indices;
-    double last_cpu_seconds = -1;  // -1: no reading yet.
+    double last_cpu_seconds = -1;  // highest group CPU seconds read so far; -1: none yet.
   };
   void Loop();
   // REQUIRES: mu_ held. `final_cpu` overrides /proc for one trial.

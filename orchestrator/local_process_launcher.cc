@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "carbon/power_source.h"
 #include "common/files.h"
 #include "common/text.h"
 #include "orchestrator/trial_command.h"
@@ -34,6 +35,16 @@ double SteadySeconds() {
 constexpr size_t kMaxLineBytes = 1 << 20;
 
 std::string SystemError(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+// CPU seconds of the live members of the process group `pgid` (a reaped
+// leader's leftovers), read after SIGSTOP so they cannot use more between
+// the reading and the SIGKILL that follows. 0 when none is left.
+double StopAndMeterLeftovers(pid_t pgid) {
+  if (::kill(-pgid, SIGSTOP) != 0) return 0;  // ESRCH: nothing left in the group.
+  auto seconds = MakeProcCpuTimeReader("/proc")->ProcessGroupCpuSeconds({pgid});
+  auto found = seconds.find(pgid);
+  return found != seconds.end() && found->second.ok() ? *found->second : 0;
+}
 
 }  // namespace
 
@@ -285,9 +296,12 @@ void LocalProcessLauncher::ReapExited(std::vector<LauncherEvent>* events) {
     }
     exit.cpu_seconds = usage.ru_utime.tv_sec + usage.ru_utime.tv_usec * 1e-6 + usage.ru_stime.tv_sec +
                        usage.ru_stime.tv_usec * 1e-6;
+    // wait4 counts the leader and the members it reaped; what the trial
+    // left running in its group is billed too, then ended.
+    exit.cpu_seconds += StopAndMeterLeftovers(child.pid);
+    ::kill(-child.pid, SIGKILL);
     exit.stderr_tail = child.stderr_tail;
     events->push_back(std::move(exit_event));
-    ::kill(-child.pid, SIGKILL);  // anything the trial left behind in its group.
     for (int fd : {child.stdout_fd, child.stderr_fd, child.stderr_log_fd}) {
       if (fd >= 0) ::close(fd);
     }

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <map>
 
 #include "carbon/energy_pricing.h"
@@ -277,6 +278,69 @@ TEST_CASE("the CPU-time model meters a real child that burns known CPU time") {
   nlohmann::json description = sampler.Describe();
   CHECK(description["components"]["cpu"]["method"] == "user-set");
   CHECK(description["intensity"]["assumed"] == true);
+}
+
+// A <pid>/stat line as Linux writes it, with `seconds` of CPU split over
+// utime, stime, cutime and cstime (in clock ticks).
+std::string StatLine(pid_t pid, const std::string& command, pid_t pgrp, double seconds) {
+  long ticks = std::lround(seconds * sysconf(_SC_CLK_TCK));
+  long quarter = ticks / 4;
+  return std::to_string(pid) + " (" + command + ") S 1 " + std::to_string(pgrp) + " " + std::to_string(pgrp) +
+         " 0 -1 4194304 0 0 0 0 " + std::to_string(ticks - 3 * quarter) + " " + std::to_string(quarter) + " " +
+         std::to_string(quarter) + " " + std::to_string(quarter) + " 20 0 1 0 100 0 0\n";
+}
+
+TEST_CASE("a trial's CPU time is its whole process group, and never goes down when a member vanishes") {
+  testing::TempDir dir;
+  std::string proc = dir.File("proc");
+  // Trial 100 leads group 100: itself, a DataLoader worker and a shell child
+  // (whose name has spaces and parentheses); 200 is another trial's group.
+  testing::WriteTree(proc, {{"stat", "cpu 0 0 0 0 0 0 0 0\n"},
+                            {"cpuinfo", "processor : 0\n"},
+                            {"self/stat", StatLine(999, "carbonsweep", 999, 50)},
+                            {"100/stat", StatLine(100, "python", 100, 1.0)},
+                            {"101/stat", StatLine(101, "pt_data_worker", 100, 2.0)},
+                            {"102/stat", StatLine(102, "sh (x) y", 100, 3.0)},
+                            {"200/stat", StatLine(200, "python", 200, 4.0)},
+                            {"300/stat", StatLine(300, "self-metered", 1, 0.5)}});
+  auto reader = MakeProcCpuTimeReader(proc);
+  auto seconds = reader->ProcessGroupCpuSeconds({100, 200, 300, 400});
+  REQUIRE(seconds.size() == 4);
+  CHECK(*seconds.at(100) == doctest::Approx(6.0));   // 1 + 2 + 3: only its group.
+  CHECK(*seconds.at(200) == doctest::Approx(4.0));
+  CHECK(*seconds.at(300) == doctest::Approx(0.5));   // leads no group: itself alone.
+  CHECK(seconds.at(400).status().code() == Status::Code::kNotFound);
+  CHECK(*reader->ProcessCpuSeconds(102) == doctest::Approx(3.0));  // one process, as before.
+
+  // The sampler bills what the group used in each interval.
+  PowerSetup setup;
+  setup.cpu_time = std::move(reader);
+  setup.cpu_model.watts_per_thread = 10;
+  FakeClock clock;
+  SamplerOptions options;
+  options.clock = &clock;
+  PowerSampler sampler(std::move(setup), std::make_shared<ConstantIntensity>(WorldAverage(), true), options);
+  sampler.SampleOnce();
+  sampler.Track(1, 100, {});
+  sampler.Track(2, 200, {});
+  clock.Advance(1.0);
+  sampler.SampleOnce();
+  CHECK(sampler.TotalJoules(1, Component::kCpu) == doctest::Approx(60.0));  // 6 s x 10 W
+  CHECK(sampler.TotalJoules(2, Component::kCpu) == doctest::Approx(40.0));
+
+  // The worker is reaped by init (outside the group): its 2 s leave the sum,
+  // which drops to 4 s. Nothing is taken back, and only growth past the
+  // 6 s mark is billed again.
+  ::unlink((proc + "/101/stat").c_str());
+  clock.Advance(1.0);
+  sampler.SampleOnce();
+  CHECK(sampler.TotalJoules(1, Component::kCpu) == doctest::Approx(60.0));
+  testing::WriteTree(proc, {{"100/stat", StatLine(100, "python", 100, 4.0)}});  // sum 7 s.
+  clock.Advance(1.0);
+  sampler.SampleOnce();
+  CHECK(sampler.TotalJoules(1, Component::kCpu) == doctest::Approx(70.0));
+  for (const EnergySample& sample : sampler.TakeSamples()) CHECK(sample.cpu_seconds >= 0);
+  CHECK(sampler.TotalJoules(2, Component::kCpu) == doctest::Approx(40.0));  // trial 2 never got trial 1's time.
 }
 
 TEST_CASE("the thread starts and stops, and readings keep coming at the interval") {

@@ -2,10 +2,16 @@
 // stand in for `carbonsweep trial`, so these tests need no libtorch.
 #include <doctest/doctest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
+#include <map>
+#include <sstream>
 
+#include "carbon/power_source.h"
+#include "common/files.h"
 #include "orchestrator/local_process_launcher.h"
 #include "tests/testing/temp_dir.h"
 #include "trials/exit_usage.h"
@@ -178,6 +184,127 @@ TEST_CASE("stderr is also kept in the trial's work dir") {
   struct stat info;
   REQUIRE(::stat(dir.File("trial-3/stderr.log").c_str(), &info) == 0);
   CHECK((info.st_mode & 0777) == 0600);  // the trial's words are this user's alone.
+}
+
+namespace {
+
+// A child of a trial: burns CPU until its own process_time() reaches
+// argv[2] seconds, then writes "<pid> <process_time>" to argv[1]; with a
+// third argument it then stays alive, idle, as a leftover worker would.
+constexpr char kBurnScript[] = R"(import os, sys, time
+limit = float(sys.argv[2])
+while time.process_time() < limit:
+    pass
+with open(sys.argv[1] + ".tmp", "w") as out:
+    out.write("%d %r" % (os.getpid(), time.process_time()))
+os.replace(sys.argv[1] + ".tmp", sys.argv[1])
+if len(sys.argv) > 3:
+    time.sleep(60)
+)";
+
+// The shell command that runs kBurnScript (written to `dir`); "" when there
+// is no python3, and the test says it is skipped.
+std::string BurnCommand(const testing::TempDir& dir) {
+  if (::access("/usr/bin/python3", X_OK) != 0) {
+    MESSAGE("skipped: no /usr/bin/python3 to burn CPU with");
+    return "";
+  }
+  return "/usr/bin/python3 " + dir.Write("burn.py", kBurnScript);
+}
+
+struct BurnReport {
+  pid_t pid = 0;
+  double cpu_seconds = 0;
+};
+
+BurnReport ReadBurnReport(const std::string& path) {
+  BurnReport report;
+  auto text = ReadFile(path);
+  REQUIRE_MESSAGE(text.ok(), path);
+  std::istringstream fields(*text);
+  fields >> report.pid >> report.cpu_seconds;
+  return report;
+}
+
+// Alive = in /proc and not a zombie (where no init reaps, a killed orphan stays one).
+bool Alive(pid_t pid) {
+  auto stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat.ok()) return false;
+  size_t close = stat->rfind(')');
+  return close != std::string::npos && close + 2 < stat->size() && (*stat)[close + 2] != 'Z';
+}
+
+}  // namespace
+
+TEST_CASE("a trial is billed for its whole process tree while it runs; a concurrent trial is not") {
+  testing::TempDir dir;
+  std::string burn = BurnCommand(dir);
+  if (burn.empty()) return;
+  LocalProcessLauncher launcher = ShellLauncher();
+  // A wrapping shell starts three workers of 1 s CPU each; once all have
+  // burnt theirs they idle, unreaped, for a second, then the shell ends them.
+  std::vector<std::string> reports;
+  std::string script, all_reported = "true", pids;
+  for (int n = 1; n <= 3; ++n) {
+    reports.push_back(dir.File("worker" + std::to_string(n)));
+    script += burn + " " + reports.back() + " 1.0 stay & p" + std::to_string(n) + "=$!; ";
+    all_reported += " && [ -e " + reports.back() + " ]";
+    pids += " $p" + std::to_string(n);
+  }
+  script += "until " + all_reported + "; do sleep 0.1; done; sleep 1; kill" + pids + "; wait";
+  auto busy = launcher.Start(ShellRequest(1, script, dir));
+  REQUIRE(busy.ok());
+  auto sleepy = launcher.Start(ShellRequest(2, "exec sleep 60", dir));  // killed once the first is done.
+  REQUIRE(sleepy.ok());
+
+  // Read as the sampler does, once the workers have reported and while they
+  // are still alive: a reading of the leader alone would be ~0 here.
+  auto reader = MakeProcCpuTimeReader("/proc");
+  std::map<pid_t, Result<double>> while_running;
+  std::vector<LauncherEvent> events;
+  for (int rounds = 0; launcher.Running() > 0 && rounds < 2000; ++rounds) {
+    launcher.Wait(0.05, &events);
+    bool reported = std::all_of(reports.begin(), reports.end(), [](const std::string& path) { return ::access(path.c_str(), F_OK) == 0; });
+    if (reported && while_running.empty()) while_running = reader->ProcessGroupCpuSeconds({busy->pid, sleepy->pid});
+    if (FindExit(events, 1) != nullptr) launcher.Stop(2, StopMode::kKill);
+  }
+  double workers_cpu = 0;
+  for (const std::string& report : reports) workers_cpu += ReadBurnReport(report).cpu_seconds;
+  REQUIRE(FindExit(events, 1) != nullptr);
+  REQUIRE(FindExit(events, 2) != nullptr);
+  REQUIRE(while_running.size() == 2);
+  REQUIRE(while_running.at(busy->pid).ok());
+  REQUIRE_MESSAGE(while_running.at(sleepy->pid).ok(), while_running.at(sleepy->pid).status().message());
+  MESSAGE("3 workers used " << workers_cpu << " s; read while running " << *while_running.at(busy->pid)
+          << " s, at exit " << FindExit(events, 1)->exit.cpu_seconds << " s; the sleeping trial "
+          << *while_running.at(sleepy->pid) << " s");
+  CHECK(*while_running.at(busy->pid) == doctest::Approx(workers_cpu).epsilon(0.05));
+  CHECK(FindExit(events, 1)->exit.cpu_seconds == doctest::Approx(workers_cpu).epsilon(0.05));
+  CHECK(*while_running.at(sleepy->pid) < 0.05);
+  CHECK(FindExit(events, 2)->exit.cpu_seconds < 0.05);
+}
+
+TEST_CASE("workers a trial leaves running are ended with it, and their CPU time is billed") {
+  testing::TempDir dir;
+  std::string burn = BurnCommand(dir);
+  if (burn.empty()) return;
+  LocalProcessLauncher launcher = ShellLauncher();
+  // Two workers burn 0.6 s each and stay; the shell exits once both have.
+  std::string left1 = dir.File("left1"), left2 = dir.File("left2");
+  auto started = launcher.Start(ShellRequest(
+      1, burn + " " + left1 + " 0.6 stay & " + burn + " " + left2 +
+             " 0.6 stay & while [ ! -e " + left1 + " ] || [ ! -e " + left2 + " ]; do sleep 0.1; done; exit 0",
+      dir));
+  REQUIRE(started.ok());
+  std::vector<LauncherEvent> events = WaitForAll(launcher);
+  REQUIRE(FindExit(events, 1) != nullptr);
+  BurnReport first = ReadBurnReport(left1), second = ReadBurnReport(left2);
+  double workers_cpu = first.cpu_seconds + second.cpu_seconds;
+  MESSAGE("2 leftover workers used " << workers_cpu << " s; at exit " << FindExit(events, 1)->exit.cpu_seconds << " s");
+  CHECK(FindExit(events, 1)->exit.cpu_seconds == doctest::Approx(workers_cpu).epsilon(0.05));
+  for (int waited = 0; (Alive(first.pid) || Alive(second.pid)) && waited < 200; ++waited) ::usleep(10000);
+  CHECK(!Alive(first.pid));
+  CHECK(!Alive(second.pid));
 }
 
 }  // namespace cs
