@@ -78,3 +78,31 @@ TEST_CASE("--intensity 0 without --trials is refused: grams stay 0, so the budge
 }
 
 }  // namespace cs
+
+namespace cs {
+
+TEST_CASE("--gpus and --gpus-per-trial are refused when the devices cannot hold the trials") {
+  auto refusal_with = [](std::vector<int> gpus, int per_trial, int parallel) {
+    SweepConfig config = ValidConfig();
+    config.max_trials = 3;
+    config.gpus = std::move(gpus);
+    config.gpus_per_trial = per_trial;
+    config.parallel = parallel;
+    return Refusal(config);
+  };
+  CHECK(refusal_with({0, 1}, 1, 2) == "");
+  CHECK(refusal_with({0, 1, 2, 3}, 2, 2) == "");
+  CHECK(refusal_with({}, 1, 1) == "--gpus-per-trial needs --gpus (all or 0,1,...)");
+  CHECK(refusal_with({0, 0}, 1, 1) == "--gpus 0,0: a device is named twice");
+  CHECK(refusal_with({-1}, 1, 1) == "--gpus: -1 is not a device index");
+  CHECK(refusal_with({0, 1}, 3, 1) == "--gpus-per-trial 3: must be 1 to 2 (the devices of --gpus 0,1)");
+  CHECK(refusal_with({0, 1, 2}, 2, 2) == "--parallel 2: --gpus 0,1,2 with --gpus-per-trial 2 runs at most 1 trial(s) at once");
+  SweepConfig slurm = ValidConfig();
+  slurm.max_trials = 1;
+  slurm.launcher = LauncherKind::kSlurm;
+  slurm.gpus = {0};
+  slurm.gpus_per_trial = 1;
+  CHECK(Refusal(slurm).rfind("--gpus with --launcher slurm", 0) == 0);
+}
+
+}  // namespace cs
