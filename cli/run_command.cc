@@ -104,7 +104,8 @@ int RunRunCommand(const std::vector<std::string>& args) {
       ("max-delay", po::value<std::string>(), "the longest total hold for --max-intensity, e.g. 6h")
       ("backbone", po::value<std::string>(), "the pre-trained backbone directory")
       ("from-scratch", po::bool_switch(), "train from random weights instead of the backbone")
-      ("vocab", po::value<std::string>(), "vocab.txt for --from-scratch when there is no backbone")
+      ("vocab", po::value<std::string>(), "vocab.txt for --model, or for --from-scratch when there is no backbone")
+      ("model", po::value<std::string>(), "your TorchScript encoder (forward(ids, mask) -> [B,T,H]) instead of the backbone; needs --vocab")
       ("work-root", po::value<std::string>(), "where trial work dirs go (default: <db>.d/<name>/); with slurm, on a filesystem the nodes share")
       ("launcher", po::value<std::string>()->default_value("local"), "where trials run: local (child processes) | slurm (sbatch jobs)")
       ("gpus", po::value<std::string>()->default_value("none"), "NVIDIA devices trials may use: none | all | 0,1,... (NVML indices)")
@@ -189,6 +190,23 @@ int RunRunCommand(const std::vector<std::string>& args) {
   if (vm.count("backbone")) config.task.backbone = AbsolutePath(vm["backbone"].as<std::string>());
   if (vm["from-scratch"].as<bool>()) config.task.init = TrialInit::kFromScratch;
   if (vm.count("vocab")) config.task.vocab = AbsolutePath(vm["vocab"].as<std::string>());
+  if (vm.count("model")) {
+    if (vm.count("backbone") || vm["from-scratch"].as<bool>()) {
+      return ReportError("run", ExitCode::kBadInput, "--model excludes --backbone and --from-scratch");
+    }
+    if (!vm.count("vocab")) return ReportError("run", ExitCode::kBadInput, "--model needs --vocab vocab.txt");
+    config.task.model = AbsolutePath(vm["model"].as<std::string>());
+    Result<std::string> sha256 = Sha256OfFile(config.task.model);
+    if (!sha256.ok()) return ReportError("run", sha256.status().WithPrefix("--model"));
+    config.task.model_sha256 = *sha256;
+  }
+  if (config.command.empty() && config.task.model.empty() &&
+      (config.space == "bert-devlin2019" || config.space == "roberta-glue") && !vm["quiet"].as<bool>()) {
+    // Their learning rates (2e-5 to 5e-5) are BERT-base's; the bundled 1.5M-parameter encoder learns best near 1e-3.
+    std::cerr << "carbonsweep run: warning: space '" << config.space
+              << "' is for BERT-base-size models (learning rates 2e-5 to 5e-5); the bundled encoder's best is about "
+                 "1e-3 (BENCHMARKS.md): use carbonsweep-small, or --model with your own BERT\n";
+  }
   config.carbon.region = carbon->intensity.region;
   config.carbon.intensity_g_per_kwh = carbon->intensity.grams_per_kwh;
   if (!carbon->intensity.intensity_file.empty()) config.carbon.intensity_file = AbsolutePath(carbon->intensity.intensity_file);

@@ -20,6 +20,7 @@ std::vector<std::string> TaskOptions::ToTrialArgs() const {
   if (data_seed != 0) args.insert(args.end(), {"--data-seed", std::to_string(data_seed)});
   if (!backbone.empty()) args.insert(args.end(), {"--backbone", backbone});
   if (!vocab.empty()) args.insert(args.end(), {"--vocab", vocab});
+  if (!model.empty()) args.insert(args.end(), {"--model", model});
   if (init == TrialInit::kFromScratch) args.push_back("--from-scratch");
   return args;
 }
@@ -114,6 +115,7 @@ nlohmann::json SweepConfig::ToJson() const {
       {"task", {{"task", task.task}, {"text_column", task.text_column}, {"label_column", task.label_column},
                 {"full_data", task.full_data}, {"train_size", task.train_size}, {"val_size", task.val_size},
                 {"test_size", task.test_size}, {"data_seed", task.data_seed}, {"backbone", task.backbone}, {"vocab", task.vocab},
+                {"model", task.model}, {"model_sha256", task.model_sha256},
                 {"from_scratch", task.init == TrialInit::kFromScratch}}},
       {"carbon", {{"region", carbon.region}, {"intensity_g_per_kwh", carbon.intensity_g_per_kwh},
                   {"intensity_file", carbon.intensity_file}, {"pue", carbon.pue},
@@ -173,6 +175,8 @@ Result<SweepConfig> SweepConfig::FromJson(const nlohmann::json& json) {
       config.task.test_size = task.value("test_size", int64_t{0});
       config.task.backbone = task.value("backbone", "");
       config.task.vocab = task.value("vocab", "");
+      config.task.model = task.value("model", "");
+      config.task.model_sha256 = task.value("model_sha256", "");
       config.task.init = task.value("from_scratch", false) ? TrialInit::kFromScratch : TrialInit::kBackbone;
     }
     if (json.contains("carbon")) {

@@ -36,7 +36,9 @@ struct TaskOptions {
   int64_t test_size = 0;   // --test-size; 0 = default.
   uint64_t data_seed = 0;  // --data-seed: the shuffle before the split.
   std::string backbone;    // --backbone DIR; "" = the committed one.
-  std::string vocab;       // --vocab FILE: with --from-scratch when there is no backbone.
+  std::string vocab;       // --vocab FILE: with --from-scratch when there is no backbone, or with --model.
+  std::string model;       // --model FILE: the user's TorchScript encoder instead of the backbone.
+  std::string model_sha256;  // of --model's file when the sweep was created: stored and reported.
   TrialInit init = TrialInit::kBackbone;
   // The identity of the data (trials/dataset.h TaskSpecChecksum), which the
   // CLI computes because the orchestrator does not read data; stored as the

@@ -30,8 +30,13 @@ Result<int64_t> CreateSweepRecord(SweepStore& store, const SweepConfig& config, 
   power_json["intensity"] = described;
   sweep.power_json = power_json.dump();
   nlohmann::json task = config.task.ToTrialArgs();
-  sweep.task_json = nlohmann::json{{"task", config.task.task.empty() ? "default" : config.task.task},
-                                   {"args", task}}.dump();
+  nlohmann::json task_json = {{"task", config.task.task.empty() ? "default" : config.task.task}, {"args", task}};
+  if (!config.task.model.empty()) {
+    task_json["model"] = config.task.model;
+    task_json["model_sha256"] = config.task.model_sha256;
+  }
+  if (!config.command.empty()) task_json["command"] = config.command;  // what each trial ran.
+  sweep.task_json = task_json.dump();
   sweep.task_checksum = config.task.data_checksum.empty() ? Sha256OfString(sweep.task_json) : config.task.data_checksum;
   sweep.space_json = space.ToJson().dump();
   nlohmann::json config_json = config.ToJson();

@@ -62,6 +62,13 @@ std::string RenderTerminalReport(const SweepReport& report) {
   std::string task = TaskName(report.task).empty() ? std::string("(not stored)") : TaskName(report.task);
   if (!sweep.task_checksum.empty()) task += " (data checksum " + sweep.task_checksum.substr(0, 12) + ")";
   Setting(&out, "task", {task});
+  if (report.task.is_object() && report.task.contains("command") && report.task["command"].is_string()) {
+    Setting(&out, "command", {report.task["command"].get<std::string>()});
+  }
+  if (report.task.is_object() && report.task.contains("model") && report.task["model"].is_string()) {
+    const std::string sha = report.task.value("model_sha256", "");
+    Setting(&out, "model", {report.task["model"].get<std::string>() + (sha.empty() ? "" : " (sha256 " + sha + ")")});
+  }
   Setting(&out, "strategy", {sweep.strategy + ", seed " + std::to_string(sweep.seed)});
   Setting(&out, "space", SpaceLines(report.space));
   Setting(&out, "budget", {FormatGrams(sweep.budget_grams_co2e) + " CO2e, " +

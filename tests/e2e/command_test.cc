@@ -143,3 +143,46 @@ TEST_CASE("a command that cannot run is refused before any sweep exists") {
 }
 
 }  // namespace cs
+
+namespace cs {
+
+using namespace cs::testing;
+
+TEST_CASE("run --model sweeps the bundled trial over a user's TorchScript encoder, its sha256 stored and reported") {
+  TempDir dir;
+  // A user's export, as torch.jit.script writes it (Debian's python3-torch).
+  const std::string encoder = dir.File("user_encoder.pt");
+  const std::string vocab = SourceDir() + "/models/backbone/vocab.txt";
+  REQUIRE(WriteFileAtomic(dir.File("export.py"),
+                          "import sys, torch\n"
+                          "class Encoder(torch.nn.Module):\n"
+                          "    def __init__(self, vocab: int):\n"
+                          "        super().__init__()\n"
+                          "        self.embed = torch.nn.Embedding(vocab, 32)\n"
+                          "        self.proj = torch.nn.Linear(32, 32)\n"
+                          "    def forward(self, ids, mask):\n"
+                          "        hidden = torch.tanh(self.proj(self.embed(ids)))\n"
+                          "        return hidden, hidden.mean(1)\n"
+                          "vocab = sum(1 for _ in open(sys.argv[2], encoding='utf-8'))\n"
+                          "torch.jit.script(Encoder(vocab)).save(sys.argv[1])\n")
+              .ok());
+  REQUIRE(std::system(("/usr/bin/python3 " + dir.File("export.py") + " " + encoder + " " + vocab).c_str()) == 0);
+  const std::string db = dir.File("sweeps.db");
+  std::vector<std::string> args = Concat({"run", "--name", "mine", "--db", db, "--trials", "1", "--budget", "1kg",
+                                          "--quiet", "--model", encoder, "--vocab", vocab},
+                                         {"--space", "ci-tiny", "--task", "fortunes", "--train-size", "96",
+                                          "--val-size", "48", "--test-size", "48", "--threads", "1"});
+  std::string output;
+  REQUIRE_MESSAGE(RunCarbonsweep(args, &output) == 0, output);
+  std::vector<TrialRecord> trials = StoredTrials(db, "mine");
+  REQUIRE(trials.size() == 1);
+  CHECK(trials[0].state == TrialState::kFinished);
+  const std::string sha256 = Sha256OfFile(encoder).value();
+  REQUIRE(RunCarbonsweep({"report", "mine", "--db", db}, &output) == 0);
+  CHECK(output.find("model       " + encoder + " (sha256 " + sha256 + ")") != std::string::npos);
+
+  CHECK(RunCarbonsweep(Concat(args, {"--from-scratch"}), &output) == 2);
+  CHECK(output.find("--model excludes --backbone and --from-scratch") != std::string::npos);
+}
+
+}  // namespace cs
