@@ -149,6 +149,16 @@ std::string RenderTerminalReport(const SweepReport& report) {
                         static_cast<long long>(first_failure->record.index)) +
            first_failure->record.reason + "\n";
   }
+  // A user's command that never prints val_accuracy finishes all the same: say why "best" is empty.
+  int silent = 0;
+  for (const ReportTrial& trial : report.trials) {
+    if (trial.record.state == TrialState::kFinished && !trial.record.val_accuracy) ++silent;
+  }
+  if (silent > 0) {
+    out += StringPrintf("  no metric: %d finished trial(s) reported no val_accuracy (an epoch or end event must "
+                        "carry it: docs/trial-protocol.md)\n",
+                        silent);
+  }
   if (report.grid_size) {
     out += StringPrintf("  grid coverage: %lld of %lld points\n", static_cast<long long>(report.trials_launched),
                         static_cast<long long>(*report.grid_size));

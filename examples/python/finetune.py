@@ -73,6 +73,8 @@ def evaluate(model, rows, batch_size):
     correct, loss = 0, 0.0
     with torch.no_grad():
         for tokens, offsets, labels in batches(rows, batch_size, shuffle=False):
+            device = next(model.parameters()).device
+            tokens, offsets, labels = tokens.to(device), offsets.to(device), labels.to(device)
             logits = model(tokens, offsets)
             loss += torch.nn.functional.cross_entropy(logits, labels, reduction="sum").item()
             correct += (logits.argmax(1) == labels).sum().item()
@@ -93,12 +95,15 @@ def main():
     p.add_argument("--val-size", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", "1")))
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                   help="cuda when carbonsweep gave the trial a GPU (--gpus), else cpu")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
     train, val, classes = load(args.data, args.train_size, args.val_size, args.seed)
-    model = Classifier(args.hidden, classes, args.dropout)
+    device = torch.device(args.device)
+    model = Classifier(args.hidden, classes, args.dropout).to(device)
     optimizers = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
     optimizer = optimizers[args.optimizer](model.parameters(), lr=args.lr)
     generator = torch.Generator().manual_seed(args.seed)
@@ -106,7 +111,7 @@ def main():
     checkpoint = os.path.join(cs.work_dir(), "checkpoint.pt")
     first_epoch, best, best_epoch, steps = 1, 0.0, 0, 0
     if os.path.exists(checkpoint):  # resumed after a kill, a stop or a pause: go on from the last epoch.
-        state = torch.load(checkpoint)
+        state = torch.load(checkpoint, map_location=device)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
@@ -117,6 +122,7 @@ def main():
     for epoch in range(first_epoch, args.epochs + 1):
         total_loss, seen = 0.0, 0
         for tokens, offsets, labels in batches(train, args.batch_size, shuffle=True, generator=generator):
+            tokens, offsets, labels = tokens.to(device), offsets.to(device), labels.to(device)
             if cs.stop_requested():  # the last checkpoint is the previous epoch's: resume redoes this one.
                 cs.end("interrupted", val_accuracy=best if best_epoch else None, best_epoch=best_epoch)
                 return 0

@@ -115,6 +115,22 @@ TEST_CASE("a command sweep whose orchestrator is killed twice resumes without a 
   CHECK(events->find("\"resumed_from_epoch\": 1") != std::string::npos);
 }
 
+TEST_CASE("a command that never reports the metric finishes, and the report says why it has no best") {
+  TempDir dir;
+  std::string db = dir.File("sweeps.db");
+  std::string output;
+  std::vector<std::string> args = {"run", "--name", "silent", "--db", db, "--space",
+                                   SourceDir() + "/examples/python/space.json", "--budget", "1g", "--trials", "2",
+                                   "--quiet", "--command", "/bin/sh -c 'echo training {learning_rate}'"};
+  REQUIRE_MESSAGE(RunCarbonsweep(args, &output) == 0, output);
+  for (const TrialRecord& trial : StoredTrials(db, "silent")) {
+    CHECK(trial.state == TrialState::kFinished);
+    CHECK(trial.reason == "exited 0 without an end event");
+  }
+  REQUIRE(RunCarbonsweep({"report", "silent", "--db", db}, &output) == 0);
+  CHECK(output.find("no metric: 2 finished trial(s) reported no val_accuracy") != std::string::npos);
+}
+
 TEST_CASE("a command that cannot run is refused before any sweep exists") {
   TempDir dir;
   std::string db = dir.File("sweeps.db");
