@@ -87,7 +87,7 @@ Result<ProductionWiring> Wire(const SweepConfig& config, const SessionOptions& o
 }
 
 Result<SweepOutcome> RunWired(SweepStore& store, int64_t sweep_id, const SweepConfig& config,
-                              const SearchSpace& space, const Strategy& strategy, ProductionWiring& wiring,
+                              const Strategy& strategy, ProductionWiring& wiring,
                               const SessionOptions& options) {
   SweepEnvironment env;
   env.store = &store;
@@ -99,7 +99,7 @@ Result<SweepOutcome> RunWired(SweepStore& store, int64_t sweep_id, const SweepCo
   env.progress = options.progress;
   env.interrupts = options.interrupts;
   env.lease_owner = ThisProcessOwner();
-  return RunSweep(sweep_id, config, space, strategy, env);
+  return RunSweep(sweep_id, config, strategy, env);
 }
 
 }  // namespace
@@ -265,7 +265,7 @@ Result<SweepOutcome> RunNewSweep(SweepConfig config, const SessionOptions& optio
                           "sweep '" + config.name + "': " + (*strategy)->Describe() + ", space " + space->name +
                               ", budget " + FormatGrams(config.budget_grams_co2e) + ", " +
                               std::to_string(config.parallel) + " at a time");
-  return RunWired(**store, *sweep_id, config, *space, **strategy, *wiring, options);
+  return RunWired(**store, *sweep_id, config, **strategy, *wiring, options);
 }
 
 Result<SweepOutcome> ResumeSweep(const std::string& name, const ResumeOverrides& overrides,
@@ -325,7 +325,7 @@ Result<SweepOutcome> ResumeSweep(const std::string& name, const ResumeOverrides&
   if (!wiring.ok()) return wiring.status();
   options.progress->Event({{"event", "sweep_resume"}, {"sweep", name}, {"db", options.db_path}},
                           "resuming sweep '" + name + "' (" + SweepStateName(sweep->state) + ")");
-  return RunWired(**store, sweep->id, *config, *space, **strategy, *wiring, options);
+  return RunWired(**store, sweep->id, *config, **strategy, *wiring, options);
 }
 
 }  // namespace cs

@@ -30,8 +30,7 @@ constexpr int kCrashLoopLimit = 3;
 // has run before the first iteration; every joule goes through the ledger.
 class SweepLoop {
  public:
-  SweepLoop(int64_t sweep_id, const SweepConfig& config, const SearchSpace& space, const Strategy& strategy,
-            const SweepEnvironment& env)
+  SweepLoop(int64_t sweep_id, const SweepConfig& config, const Strategy& strategy, const SweepEnvironment& env)
       : sweep_id_(sweep_id), config_(config), strategy_(strategy), env_(env), pruner_(config.median),
         asha_(config.asha), hold_(config, env, sweep_id) {}
 

@@ -49,9 +49,9 @@ Result<int64_t> CreateSweepRecord(SweepStore& store, const SweepConfig& config, 
   return store.CreateSweep(sweep);
 }
 
-Result<SweepOutcome> RunSweep(int64_t sweep_id, const SweepConfig& config, const SearchSpace& space,
-                              const Strategy& strategy, const SweepEnvironment& env) {
-  SweepLoop loop(sweep_id, config, space, strategy, env);
+Result<SweepOutcome> RunSweep(int64_t sweep_id, const SweepConfig& config, const Strategy& strategy,
+                              const SweepEnvironment& env) {
+  SweepLoop loop(sweep_id, config, strategy, env);
   return loop.Run();
 }
 

@@ -89,8 +89,9 @@ Result<int64_t> CreateSweepRecord(SweepStore& store, const SweepConfig& config, 
 // Runs (or continues) sweep `sweep_id` until done, budget spent, interrupted
 // or failed. Takes the sweep's lease first: Busy (naming the holder) when a
 // live orchestrator holds it; a dead holder's lease is taken over.
-Result<SweepOutcome> RunSweep(int64_t sweep_id, const SweepConfig& config, const SearchSpace& space,
-                              const Strategy& strategy, const SweepEnvironment& env);
+// (The strategy holds the space; the stored sweep holds the budget.)
+Result<SweepOutcome> RunSweep(int64_t sweep_id, const SweepConfig& config, const Strategy& strategy,
+                              const SweepEnvironment& env);
 
 // "host:pid" of this process.
 std::string ThisProcessOwner();

@@ -13,10 +13,6 @@ namespace cs {
 
 namespace {
 
-bool IsNameChar(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
-}
-
 // Calls `literal(text)` and `placeholder(name)` for the parts of `word`, in order.
 template <typename Literal, typename Placeholder>
 void ScanWord(const std::string& word, Literal&& literal, Placeholder&& placeholder) {
@@ -29,7 +25,7 @@ void ScanWord(const std::string& word, Literal&& literal, Placeholder&& placehol
     }
     if (word[i] == '{') {
       size_t end = i + 1;
-      while (end < word.size() && IsNameChar(word[end])) ++end;
+      while (end < word.size() && IsParamNameChar(word[end])) ++end;
       if (end > i + 1 && end < word.size() && word[end] == '}' && !std::isdigit(static_cast<unsigned char>(word[i + 1]))) {
         placeholder(word.substr(i + 1, end - i - 1));
         i = end + 1;

@@ -118,9 +118,7 @@ class SpaceParser {
                              "; a training command of your own, run --command, takes any name)");
     }
     const bool well_formed = !name.empty() && name.size() <= 64 && !std::isdigit(static_cast<unsigned char>(name[0])) &&
-                             std::all_of(name.begin(), name.end(), [](char c) {
-                               return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
-                             });
+                             std::all_of(name.begin(), name.end(), IsParamNameChar);
     if (well_formed) return Status::Ok();
     return Error(path, "'" + name + "' is not a hyperparameter name (letters, digits, '_', '.', '-'; at most 64 bytes; "
                        "not starting with a digit)");
@@ -285,6 +283,10 @@ bool IsRegularFile(const std::string& path) {
 }
 
 }  // namespace
+
+bool IsParamNameChar(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+}
 
 const char* DimensionTypeName(DimensionType type) {
   switch (type) {

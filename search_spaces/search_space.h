@@ -54,6 +54,10 @@ enum class ParamNames {
   kOpen = 1,
 };
 
+// A character of an open hyperparameter name (letters, digits, '_', '.', '-'):
+// what a space may name and what a --command {placeholder} may hold.
+bool IsParamNameChar(char c);
+
 // One varied hyperparameter.
 struct Dimension {
   std::string name;  // a name from TrialParamSpecs(), or any name with ParamNames::kOpen.

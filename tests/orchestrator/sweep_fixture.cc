@@ -118,7 +118,7 @@ Result<SweepOutcome> SweepFixture::RunOnce() {
   env.progress = &progress;
   env.interrupts = &interrupts;
   env.lease_owner = "test-host:1";
-  auto outcome = RunSweep(sweep_id_, config, *space, **strategy, env);
+  auto outcome = RunSweep(sweep_id_, config, **strategy, env);
   json_text_ += out.str();
   return outcome;
 }
