@@ -8,11 +8,24 @@
 #include "cli/store_access.h"
 #include "cli/sweep_summary.h"
 #include "common/units.h"
+#include "common/text.h"
 #include "store/sweep_store.h"
 
 namespace cs {
 
 namespace po = boost::program_options;
+
+namespace {
+
+// The BEST column: the accuracy as before, or "<value> <metric>" for a sweep
+// ranked by another metric (the name cut to fit).
+std::string BestColumn(const SweepSummary& summary) {
+  const Objective& objective = summary.sweep.objective;
+  if (objective.metric == "val_accuracy" || !summary.best_metric) return FormatAccuracyOrDash(summary.best_metric);
+  return StringPrintf("%.4g", *summary.best_metric) + " " + objective.metric.substr(0, 8);
+}
+
+}  // namespace
 
 int RunListCommand(const std::vector<std::string>& args) {
   po::options_description options("list options");
@@ -37,7 +50,7 @@ int RunListCommand(const std::vector<std::string>& args) {
     std::string co2 = FormatGrams(summary.spend.total.grams_co2e) + " / " + FormatGrams(summary.sweep.budget_grams_co2e);
     std::printf("%-24s %-13s %-8s %7lld %9s %23s  %s\n", summary.sweep.name.c_str(), SweepStateName(summary.sweep.state),
                 summary.sweep.strategy.c_str(), static_cast<long long>(summary.trial_count),
-                FormatAccuracyOrDash(summary.best_val_accuracy).c_str(), co2.c_str(),
+                BestColumn(summary).c_str(), co2.c_str(),
                 FormatUtcForStatus(summary.sweep.created_at_unix).c_str());
   }
   return 0;

@@ -111,6 +111,8 @@ int RunRunCommand(const std::vector<std::string>& args) {
       ("gpus", po::value<std::string>()->default_value("none"), "NVIDIA devices trials may use: none | all | 0,1,... (NVML indices)")
       ("gpus-per-trial", po::value<int>(), "whole devices per trial, as CUDA_VISIBLE_DEVICES (default 1 with --gpus)")
       ("command", po::value<std::string>(), "your own training command per trial, {name} = the trial's value, e.g. \"python3 train.py --lr {learning_rate}\" (docs/trial-protocol.md)")
+      ("metric", po::value<std::string>()->default_value("val_accuracy"), "the event field that ranks trials (best, pruning, halving, compare, reports)")
+      ("mode", po::value<std::string>()->default_value("max"), "max: higher --metric is better | min: lower is better (a loss)")
       ("slurm-partition", po::value<std::string>(), "slurm: sbatch --partition (default: the cluster's)")
       ("slurm-gres", po::value<std::string>(), "slurm: sbatch --gres, e.g. gpu:1")
       ("slurm-time", po::value<std::string>(), "slurm: sbatch --time per trial, e.g. 02:00:00")
@@ -144,6 +146,15 @@ int RunRunCommand(const std::vector<std::string>& args) {
   config.name = vm.count("name") ? vm["name"].as<std::string>() : DefaultSweepName();
   config.space = vm["space"].as<std::string>();
   if (vm.count("command")) config.command = vm["command"].as<std::string>();
+  config.objective.metric = vm["metric"].as<std::string>();
+  auto mode = ParseMetricMode(vm["mode"].as<std::string>());
+  if (!mode) return ReportError("run", ExitCode::kBadInput, "--mode '" + vm["mode"].as<std::string>() + "': expected max or min");
+  config.objective.mode = *mode;
+  if (config.objective.mode == MetricMode::kMax && config.objective.metric.find("loss") != std::string::npos &&
+      vm["mode"].defaulted()) {
+    std::cerr << "carbonsweep run: warning: --metric " << config.objective.metric
+              << " ranks higher values as better; a loss wants --mode min\n";
+  }
   Result<std::vector<int>> gpus = ParseGpuFlag(vm["gpus"].as<std::string>());
   if (!gpus.ok()) return ReportError("run", gpus.status());
   config.gpus = *gpus;

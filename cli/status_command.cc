@@ -48,7 +48,10 @@ void PrintSummary(const SweepSummary& summary, const std::optional<LeaseRecord>&
               std::to_string(summary.trials_by_state[state]);
   }
   if (!states.empty()) std::cout << " (" << states << ")";
-  std::cout << "\n  best val acc " << FormatAccuracyOrDash(summary.best_val_accuracy);
+  const Objective& objective = summary.sweep.objective;
+  std::cout << "\n  best " << (summary.best_metric ? FormatMetric(objective, *summary.best_metric)
+                                                  : (objective.metric == "val_accuracy" ? "val acc" : objective.metric) + " -");
+  if (objective.mode == MetricMode::kMin) std::cout << " (lowest)";
   if (summary.best_trial_index) std::cout << " (trial " << *summary.best_trial_index << ")";
   std::cout << "\n";
 }

@@ -48,7 +48,10 @@ int RunSweepSession(const std::string& command, const po::variables_map& vm,
                            {"budget_grams_co2e", outcome->budget_grams_co2e},
                            {"trials_ended", outcome->trials_ended},
                            {"summary", outcome->summary}};
-  fields["best_val_accuracy"] = outcome->best_val_accuracy ? nlohmann::json(*outcome->best_val_accuracy) : nullptr;
+  const nlohmann::json best = outcome->best_metric ? nlohmann::json(*outcome->best_metric) : nullptr;
+  fields["metric"] = outcome->objective.metric;
+  fields["best_metric"] = best;
+  if (outcome->objective.metric == "val_accuracy") fields["best_val_accuracy"] = best;  // the name before --metric.
   fields["best_trial"] = outcome->best_trial_index ? nlohmann::json(*outcome->best_trial_index) : nullptr;
   if (mode == ProgressMode::kJson) {
     std::cout << fields.dump() << "\n" << std::flush;

@@ -32,7 +32,11 @@ nlohmann::json SummaryJson(const SweepSummary& summary, const std::optional<Leas
                          {"created_at", FormatUtcForStatus(sweep.created_at_unix)},
                          {"region", sweep.region},
                          {"intensity_g_per_kwh", sweep.intensity_g_per_kwh}};
-  json["best_val_accuracy"] = summary.best_val_accuracy ? nlohmann::json(*summary.best_val_accuracy) : nullptr;
+  const nlohmann::json best = summary.best_metric ? nlohmann::json(*summary.best_metric) : nullptr;
+  json["metric"] = sweep.objective.metric;
+  json["mode"] = MetricModeName(sweep.objective.mode);
+  json["best_metric"] = best;
+  if (sweep.objective.metric == "val_accuracy") json["best_val_accuracy"] = best;  // the name before --metric.
   json["best_trial"] = summary.best_trial_index ? nlohmann::json(*summary.best_trial_index) : nullptr;
   json["lease"] = lease ? nlohmann::json{{"owner", lease->owner}, {"heartbeat_at", FormatUtcForStatus(lease->heartbeat_at_unix)}}
                         : nlohmann::json(nullptr);

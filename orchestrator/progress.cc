@@ -31,7 +31,8 @@ std::string ProgressReporter::FormatStatus(const ProgressSnapshot& snapshot) {
   std::string line = "trials " + std::to_string(snapshot.trials_ended);
   line += snapshot.trials_planned ? " of " + std::to_string(*snapshot.trials_planned) : " (until budget)";
   if (snapshot.running > 0) line += ", " + std::to_string(snapshot.running) + " running";
-  line += " | best val acc " + (snapshot.best_val_accuracy ? StringPrintf("%.4f", *snapshot.best_val_accuracy) : "-");
+  const std::string metric_label = snapshot.objective.metric == "val_accuracy" ? "val acc" : snapshot.objective.metric;
+  line += " | best " + (snapshot.best_metric ? FormatMetric(snapshot.objective, *snapshot.best_metric) : metric_label + " -");
   line += " | " + FormatGrams(snapshot.spent_grams) + " of " + FormatGrams(snapshot.budget_grams);
   if (snapshot.eta_seconds) line += " | ETA " + FormatSeconds(*snapshot.eta_seconds);
   if (!snapshot.holding.empty()) line += " | " + snapshot.holding;
@@ -47,7 +48,10 @@ void ProgressReporter::Status(const ProgressSnapshot& snapshot, bool force) {
                              {"spent_grams_co2e", snapshot.spent_grams},
                              {"budget_grams_co2e", snapshot.budget_grams}};
     fields["trials_planned"] = snapshot.trials_planned ? nlohmann::json(*snapshot.trials_planned) : nullptr;
-    fields["best_val_accuracy"] = snapshot.best_val_accuracy ? nlohmann::json(*snapshot.best_val_accuracy) : nullptr;
+    const nlohmann::json best = snapshot.best_metric ? nlohmann::json(*snapshot.best_metric) : nullptr;
+    fields["metric"] = snapshot.objective.metric;
+    fields["best_metric"] = best;
+    if (snapshot.objective.metric == "val_accuracy") fields["best_val_accuracy"] = best;  // the name before --metric.
     fields["eta_seconds"] = snapshot.eta_seconds ? nlohmann::json(*snapshot.eta_seconds) : nullptr;
     *out_ << fields.dump() << "\n" << std::flush;
     return;

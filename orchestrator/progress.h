@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "store/sweep_store.h"
+
 namespace cs {
 
 enum class ProgressMode {
@@ -25,7 +27,8 @@ struct ProgressSnapshot {
   int64_t trials_ended = 0;                // trials that reached an end state (this sweep, all runs).
   std::optional<int64_t> trials_planned;   // --trials or the grid size; nullopt = until budget.
   int running = 0;
-  std::optional<double> best_val_accuracy;
+  std::optional<double> best_metric;      // of `objective`.
+  Objective objective;
   double spent_grams = 0;
   double budget_grams = 0;
   std::optional<double> eta_seconds;

@@ -195,6 +195,7 @@ Status ValidateSweepConfig(const SweepConfig& config) {
   }
   CS_RETURN_IF_ERROR(ValidateSlurmConfig(config));
   CS_RETURN_IF_ERROR(ValidateGpuConfig(config));
+  CS_RETURN_IF_ERROR(ValidateObjective(config));
   if (!config.command.empty()) CS_RETURN_IF_ERROR(ParseTrialCommand(config.command).status());
   return Status::Ok();
 }
@@ -281,6 +282,7 @@ Result<SweepOutcome> ResumeSweep(const std::string& name, const ResumeOverrides&
   // The budget lives in the sweep's record alone (config_json does not hold it).
   config->budget_grams_co2e = sweep->budget_grams_co2e;
   config->on_budget = sweep->on_budget;
+  config->objective = sweep->objective;
   if (overrides.budget_grams_co2e) config->budget_grams_co2e = *overrides.budget_grams_co2e;
   if (overrides.parallel) config->parallel = *overrides.parallel;
   if (overrides.total_threads) config->total_threads = *overrides.total_threads;

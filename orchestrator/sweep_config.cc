@@ -1,6 +1,7 @@
 #include "orchestrator/sweep_config.h"
 
 #include <algorithm>
+#include <cctype>
 #include <thread>
 #include <utility>
 
@@ -65,6 +66,25 @@ Status ValidateGpuConfig(const SweepConfig& config) {
     return Status::InvalidArgument("--parallel " + std::to_string(config.parallel) + ": --gpus " + GpuList(config.gpus) +
                                    " with --gpus-per-trial " + std::to_string(config.gpus_per_trial) + " runs at most " +
                                    std::to_string(fit) + " trial(s) at once");
+  }
+  return Status::Ok();
+}
+
+Status ValidateObjective(const SweepConfig& config) {
+  const std::string& metric = config.objective.metric;
+  const bool name_ok = !metric.empty() && metric.size() <= 64 &&
+                       std::all_of(metric.begin(), metric.end(), [](char c) {
+                         return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-' ||
+                                c == '/';
+                       });
+  if (!name_ok) {
+    return Status::InvalidArgument("--metric: expected the name of a field of the trials' events (1 to 64 letters, "
+                                   "digits, '_', '.', '-', '/')");
+  }
+  if (config.command.empty() && metric != "val_accuracy" && metric != "val_loss" && metric != "train_loss") {
+    return Status::InvalidArgument("--metric " + metric +
+                                   ": the bundled trial reports val_accuracy, val_loss and train_loss (any name "
+                                   "works with --command)");
   }
   return Status::Ok();
 }

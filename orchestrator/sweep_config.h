@@ -107,6 +107,9 @@ struct SweepConfig {
   // --command: the user's training command (trial_command.h), run for each
   // trial instead of the bundled trial; its space may name any hyperparameter.
   std::string command;
+  // --metric, --mode: what ranks the trials. Like the budget, the sweep's
+  // record keeps it (SweepRecord::objective); ToJson leaves it out.
+  Objective objective;
   // --gpus: the NVIDIA devices (NVML indices) the sweep's trials may use;
   // empty: none. --gpus-per-trial: whole devices each trial gets, as
   // CUDA_VISIBLE_DEVICES; the sampler bills each device to its trial alone.
@@ -133,6 +136,10 @@ Status ValidateSlurmConfig(const SweepConfig& config);
 // non-negative and distinct, whole devices per trial, and --parallel no more
 // trials than the devices hold at once.
 Status ValidateGpuConfig(const SweepConfig& config);
+// --metric: a name of 1 to 64 letters, digits and "_.-/" (an event field);
+// with the bundled trial (no --command), one of the fields its epoch events
+// carry: val_accuracy, val_loss or train_loss.
+Status ValidateObjective(const SweepConfig& config);
 // "0,2": the devices as CUDA_VISIBLE_DEVICES lists them.
 std::string GpuList(const std::vector<int>& gpus);
 

@@ -89,7 +89,8 @@ void SweepLoop::Fail(const Status& status) {
 }
 
 void SweepLoop::CountEarlyFailure(ActiveTrial& trial, const TrialOutcome& outcome) {
-  const bool reached_an_epoch = !book_.views[trial.id].val_accuracy.empty() || outcome.val_accuracy.has_value();
+  const bool reached_an_epoch = book_.views[trial.id].EpochsDone() > 0 || outcome.metric.has_value() ||
+                               outcome.val_accuracy.has_value();
   if (outcome.state != TrialState::kFailed || reached_an_epoch) {
     if (reached_an_epoch) early_failures_in_a_row_ = 0;
     return;
@@ -280,9 +281,10 @@ void SweepLoop::ReportStatus(bool force) {
   std::optional<double> best;
   for (const auto& [id, view] : book_.views) {
     if (IsEndState(view.state) || view.state == TrialState::kPaused) ++snapshot.trials_ended;
-    if (view.best_val_accuracy && (!best || *view.best_val_accuracy > *best)) best = view.best_val_accuracy;
+    if (view.best_metric && (!best || sweep_.objective.Better(*view.best_metric, *best))) best = view.best_metric;
   }
-  snapshot.best_val_accuracy = best;
+  snapshot.best_metric = best;
+  snapshot.objective = sweep_.objective;
   snapshot.trials_planned = TrialsPlanned();
   snapshot.running = static_cast<int>(book_.running.size());
   snapshot.spent_grams = spent_grams_;
@@ -313,11 +315,12 @@ void SweepLoop::PruneUnpromoted() {
     outcome.best_epoch = stored->best_epoch;
     outcome.val_accuracy = stored->val_accuracy;
     outcome.test_accuracy = stored->test_accuracy;
+    outcome.metric = stored->metric;
     outcome.seconds = stored->seconds;
     outcome.steps = stored->steps;
     outcome.examples = stored->examples;
     outcome.exit_status = stored->exit_status;
-    outcome.reason = "halving: not promoted past epoch " + std::to_string(view.val_accuracy.size());
+    outcome.reason = "halving: not promoted past epoch " + std::to_string(view.EpochsDone());
     Status status = env_.store->FinishTrial(id, outcome, Now());
     if (!status.ok()) return Fail(status);
     view.state = TrialState::kPruned;
@@ -343,7 +346,7 @@ SweepOutcome SweepLoop::Finish() {
   auto summary = env_.store->GetSweepSummary(sweep_id_);
   const bool nothing_but_failures =
       summary.ok() && summary->trials_by_state[static_cast<int>(TrialState::kFailed)] > 0 &&
-      !summary->best_val_accuracy;
+      !summary->best_metric;
   if (fatal_.ok() && !interrupted_ && (!crash_loop_.empty() || nothing_but_failures)) {
     // A sweep that learnt nothing because its trials cannot run never ends "done".
     outcome.state = SweepState::kTrialsFailing;
@@ -356,7 +359,8 @@ SweepOutcome SweepLoop::Finish() {
   summary = env_.store->GetSweepSummary(sweep_id_);  // after the state and the pruned trials.
   if (summary.ok()) {
     outcome.spent_grams_co2e = summary->spend.total.grams_co2e;
-    outcome.best_val_accuracy = summary->best_val_accuracy;
+    outcome.best_metric = summary->best_metric;
+    outcome.objective = sweep_.objective;
     outcome.best_trial_index = summary->best_trial_index;
     for (int state = 0; state < kTrialStateCount; ++state) {
       if (IsEndState(static_cast<TrialState>(state))) outcome.trials_ended += summary->trials_by_state[state];
@@ -365,8 +369,8 @@ SweepOutcome SweepLoop::Finish() {
   std::ostringstream line;
   line << "sweep '" << sweep_.name << "' " << SweepStateName(outcome.state) << ": " << outcome.trials_ended
        << " trial(s) ended";
-  if (outcome.best_val_accuracy) {
-    line << ", best val acc " << FormatAccuracy(*outcome.best_val_accuracy) << " (trial "
+  if (outcome.best_metric) {
+    line << ", best " << FormatMetric(sweep_.objective, *outcome.best_metric) << " (trial "
          << outcome.best_trial_index.value_or(-1) << ")";
   }
   line << ", " << FormatGrams(outcome.spent_grams_co2e) << " of " << FormatGrams(outcome.budget_grams_co2e);

@@ -12,17 +12,14 @@
 namespace cs {
 
 void SweepLoop::HandleEpoch(ActiveTrial& trial, const nlohmann::json& event) {
-  Result<EpochRecord> checked = EpochRecordFromEvent(trial.id, event, TrialEpochBound(trial.params), Now());
+  const Objective& objective = sweep_.objective;
+  Result<EpochRecord> checked =
+      EpochRecordFromEvent(trial.id, event, TrialEpochBound(trial.params), Now(), objective.metric);
   if (!checked.ok()) return Warn(trial.index, "epoch event: " + checked.status().message() + " (skipped)");
   const EpochRecord& record = *checked;
   Status status = env_.store->RecordEpoch(record);
   if (!status.ok()) return Fail(status);
-  TrialView& view = book_.views[trial.id];
-  if (static_cast<int>(view.val_accuracy.size()) < record.epoch) view.val_accuracy.resize(record.epoch, 0);
-  view.val_accuracy[record.epoch - 1] = record.val_accuracy;
-  if (!view.best_val_accuracy || record.val_accuracy > *view.best_val_accuracy) {
-    view.best_val_accuracy = record.val_accuracy;
-  }
+  book_.views[trial.id].RecordEpoch(record.epoch, record.metric, objective);
   trial.examples_seen = record.examples;
   trial.seconds = record.seconds;
   trial.steps = record.steps;
@@ -30,9 +27,11 @@ void SweepLoop::HandleEpoch(ActiveTrial& trial, const nlohmann::json& event) {
   if (!stored.ok()) return Fail(stored.status());
   const double trial_grams = stored->energy.grams_co2e;
   book_.cost.Observe(trial.id, trial_grams, record.epoch, record.examples);
-  env_.progress->Event({{"event", "epoch"}, {"trial", trial.index}, {"epoch", record.epoch},
-                        {"val_accuracy", record.val_accuracy}, {"grams_co2e", trial_grams}},
-                       "");
+  nlohmann::json fields = {{"event", "epoch"}, {"trial", trial.index}, {"epoch", record.epoch},
+                           {"grams_co2e", trial_grams}};
+  fields["val_accuracy"] = record.val_accuracy ? nlohmann::json(*record.val_accuracy) : nullptr;
+  if (objective.metric != "val_accuracy") fields[objective.metric] = record.metric ? nlohmann::json(*record.metric) : nullptr;
+  env_.progress->Event(fields, "");
   if (trial.stop_cause != StopCause::kNone) return;
   auto spend = Spend();
   if (!spend) return;
@@ -62,14 +61,19 @@ void SweepLoop::HandleExit(ActiveTrial& trial, const TrialExit& exit) {
   outcome.seconds = trial.seconds;
   outcome.steps = trial.steps;
   outcome.examples = trial.examples_seen;
-  if (trial.end_event && trial.end_event->contains("val_accuracy")) {
-    (void)FillOutcomeFromEndEvent(*trial.end_event, TrialEpochBound(trial.params), &outcome);  // checked on arrival.
-  } else if (!view.val_accuracy.empty()) {
-    auto best = std::max_element(view.val_accuracy.begin(), view.val_accuracy.end());
-    outcome.best_epoch = static_cast<int>(best - view.val_accuracy.begin()) + 1;
-    outcome.val_accuracy = *best;
+  const Objective& objective = sweep_.objective;
+  if (trial.end_event && (HasMetric(*trial.end_event, objective.metric) || trial.end_event->contains("val_accuracy"))) {
+    // Checked on arrival (HandleEnd).
+    (void)FillOutcomeFromEndEvent(*trial.end_event, TrialEpochBound(trial.params), objective.metric, &outcome);
   }
-  if (outcome.val_accuracy) view.best_val_accuracy = outcome.val_accuracy;
+  if (!outcome.metric) {
+    if (std::optional<int> best = view.BestEpoch(objective)) {
+      outcome.best_epoch = *best;
+      outcome.metric = view.metric[static_cast<size_t>(*best - 1)];
+      if (!outcome.val_accuracy && objective.metric == "val_accuracy") outcome.val_accuracy = outcome.metric;
+    }
+  }
+  if (outcome.metric) view.best_metric = outcome.metric;
   view.state = outcome.state;
   CountEarlyFailure(trial, outcome);
   if (outcome.state == TrialState::kFailed) last_failure_ = "trial " + std::to_string(trial.index) + " " + outcome.reason;
@@ -82,7 +86,7 @@ void SweepLoop::HandleExit(ActiveTrial& trial, const TrialExit& exit) {
     auto stored = env_.store->GetTrial(trial.id);
     if (stored.ok()) {
       trial_grams = stored->energy.grams_co2e;
-      book_.cost.Observe(trial.id, trial_grams, static_cast<int>(view.val_accuracy.size()), trial.examples_seen);
+      book_.cost.Observe(trial.id, trial_grams, view.EpochsDone(), trial.examples_seen);
     }
   }
   if (trial.stop_cause == StopCause::kHold && fatal_.ok() && !interrupted_) {
@@ -94,13 +98,18 @@ void SweepLoop::HandleExit(ActiveTrial& trial, const TrialExit& exit) {
     ++trials_timed_;
   }
   std::string human = "trial " + std::to_string(trial.index) + " " + TrialStateName(outcome.state);
-  if (outcome.val_accuracy) human += ": val acc " + FormatAccuracy(*outcome.val_accuracy);
+  if (outcome.metric) {
+    human += ": " + FormatMetric(objective, *outcome.metric);
+  } else if (outcome.val_accuracy) {
+    human += ": val acc " + FormatAccuracy(*outcome.val_accuracy);
+  }
   human += ", " + FormatGrams(trial_grams);
   if (!outcome.reason.empty() && outcome.state != TrialState::kFinished) human += " (" + outcome.reason + ")";
   nlohmann::json fields = {{"event", "trial_end"}, {"trial", trial.index}, {"state", TrialStateName(outcome.state)},
                            {"grams_co2e", trial_grams}, {"reason", outcome.reason}};
   fields["val_accuracy"] = outcome.val_accuracy ? nlohmann::json(*outcome.val_accuracy) : nullptr;
   fields["test_accuracy"] = outcome.test_accuracy ? nlohmann::json(*outcome.test_accuracy) : nullptr;
+  if (objective.metric != "val_accuracy") fields[objective.metric] = outcome.metric ? nlohmann::json(*outcome.metric) : nullptr;
   env_.progress->Event(fields, human);
 }
 
@@ -124,7 +133,7 @@ void SweepLoop::Handle(const LauncherEvent& event) {
     HandleEpoch(trial, event.event);
   } else if (kind == "end") {
     TrialOutcome ignored;
-    Status checked = FillOutcomeFromEndEvent(event.event, TrialEpochBound(trial.params), &ignored);
+    Status checked = FillOutcomeFromEndEvent(event.event, TrialEpochBound(trial.params), sweep_.objective.metric, &ignored);
     if (!checked.ok()) return Warn(trial.index, "end event: " + checked.message() + " (skipped)");
     trial.end_event = event.event;
   } else if (kind == kEnergyEventName) {

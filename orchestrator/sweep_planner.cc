@@ -55,7 +55,7 @@ NextWork SweepPlanner::PickNext(bool may_start) const {
   const bool new_allowed = (!config_.max_trials || book_.next_index < *config_.max_trials) &&
                            strategy_.Point(book_.next_index).has_value();
   if (config_.halving) {
-    next.decision = asha_.Decide(book_.Progress());
+    next.decision = asha_.Decide(book_.Progress(sweep_.objective));
     if (next.decision.action == EarlyStopAction::kPromote) {
       next.kind = NextWork::Kind::kPromote;
       return next;
@@ -107,7 +107,7 @@ Result<PlannedTrial> SweepPlanner::Plan(const NextWork& next, SweepStore& store)
   if (planned.record) {
     already = planned.record->energy.grams_co2e;
     auto view = book_.views.find(planned.record->id);
-    if (view != book_.views.end()) epochs_done = static_cast<int>(view->second.val_accuracy.size());
+    if (view != book_.views.end()) epochs_done = view->second.EpochsDone();
   }
   planned.needed_grams = book_.cost.PredictTrialGrams(target - epochs_done).value_or(0);  // uncalibrated: it calibrates.
   planned.reserve_grams = already + planned.needed_grams;
@@ -139,8 +139,8 @@ Result<EpochVerdict> SweepPlanner::AfterEpoch(const ActiveTrial& trial, int epoc
   EpochVerdict verdict;
   const TrialView& view = book_.views.at(trial.id);
   if (config_.prune == PruneMode::kMedian) {
-    TrialProgress progress{trial.id, TrialProgressState::kRunning, view.val_accuracy, view.target_epoch};
-    EarlyStopDecision decision = pruner_.ShouldStop(progress, book_.Progress());
+    TrialProgress progress{trial.id, TrialProgressState::kRunning, view.Scores(sweep_.objective), view.target_epoch};
+    EarlyStopDecision decision = pruner_.ShouldStop(progress, book_.Progress(sweep_.objective));
     if (decision.action == EarlyStopAction::kStop) {
       verdict.stop = StopCause::kPruned;
       verdict.reason = decision.reason;

@@ -150,7 +150,7 @@ Status SweepRecovery::IngestWorkDir(TrialRecord& trial) {
   TrialFileEvents files = ReadTrialEvents(trial.work_dir, max_epoch);
   for (const std::string& warning : files.warnings) WarnAboutTrial(env_.progress, trial.index, warning + " (skipped)");
   for (const nlohmann::json& epoch : files.epochs) {
-    Result<EpochRecord> record = EpochRecordFromEvent(trial.id, epoch, max_epoch, Now());
+    Result<EpochRecord> record = EpochRecordFromEvent(trial.id, epoch, max_epoch, Now(), sweep_.objective.metric);
     if (!record.ok()) continue;  // ReadTrialEvents already warned about it.
     CS_RETURN_IF_ERROR(env_.store->RecordEpoch(*record));
   }
@@ -163,11 +163,12 @@ Status SweepRecovery::IngestWorkDir(TrialRecord& trial) {
   ending.end_event = &*files.last_end;
   TrialOutcome outcome = OutcomeFromExit(ending);
   if (outcome.state != TrialState::kFinished && outcome.state != TrialState::kDiverged) return Status::Ok();
-  if (!FillOutcomeFromEndEvent(*files.last_end, max_epoch, &outcome).ok()) return Status::Ok();  // warned.
+  if (!FillOutcomeFromEndEvent(*files.last_end, max_epoch, sweep_.objective.metric, &outcome).ok()) return Status::Ok();  // warned.
   outcome.reason += outcome.reason.empty() ? "recorded from its events.log on resume" : "";
   CS_RETURN_IF_ERROR(env_.store->FinishTrial(trial.id, outcome, Now()));
   trial.state = outcome.state;
   trial.val_accuracy = outcome.val_accuracy;
+  trial.metric = outcome.metric;
   return Status::Ok();
 }
 
@@ -176,7 +177,6 @@ void SweepRecovery::AddView(const TrialRecord& trial, const std::vector<EpochRec
   view.id = trial.id;
   view.index = trial.index;
   view.state = trial.state;
-  view.best_val_accuracy = trial.val_accuracy;
   int64_t examples = 0;
   for (const EpochRecord& epoch : epochs) {
     if (epoch.epoch < 1 || epoch.epoch > kMaxTrialEpochs) {  // a store written before rows were checked.
@@ -184,14 +184,11 @@ void SweepRecovery::AddView(const TrialRecord& trial, const std::vector<EpochRec
                      "the store holds an epoch numbered " + std::to_string(epoch.epoch) + " (ignored)");
       continue;
     }
-    if (static_cast<int>(view.val_accuracy.size()) < epoch.epoch) view.val_accuracy.resize(epoch.epoch, 0);
-    view.val_accuracy[epoch.epoch - 1] = epoch.val_accuracy;
+    view.RecordEpoch(epoch.epoch, epoch.metric, sweep_.objective);
     examples = std::max(examples, epoch.examples);
-    if (!view.best_val_accuracy || epoch.val_accuracy > *view.best_val_accuracy) {
-      view.best_val_accuracy = epoch.val_accuracy;
-    }
   }
-  view.target_epoch = static_cast<int>(view.val_accuracy.size());
+  if (trial.metric) view.best_metric = trial.metric;  // the end event's figure, when it gave one.
+  view.target_epoch = view.EpochsDone();
   const bool unfinished_run = IsOpenTrialState(trial.state) || trial.state == TrialState::kInterrupted;
   if (config_.halving && unfinished_run) {
     // It was training toward the next rung when it stopped: that rung is still its target.
@@ -202,7 +199,7 @@ void SweepRecovery::AddView(const TrialRecord& trial, const std::vector<EpochRec
       }
     }
   }
-  book_->cost.Observe(trial.id, trial.energy.grams_co2e, static_cast<int>(view.val_accuracy.size()), examples);
+  book_->cost.Observe(trial.id, trial.energy.grams_co2e, view.EpochsDone(), examples);
   book_->views[trial.id] = view;
 }
 

@@ -19,6 +19,7 @@ Result<int64_t> CreateSweepRecord(SweepStore& store, const SweepConfig& config, 
   sweep.strategy = StrategyLabel(config);
   sweep.seed = static_cast<int64_t>(config.strategy.seed);
   sweep.budget_grams_co2e = config.budget_grams_co2e;
+  sweep.objective = config.objective;
   sweep.on_budget = config.on_budget;
   nlohmann::json described = intensity.Describe();
   sweep.region = described.value("region", config.carbon.region);

@@ -75,7 +75,8 @@ struct SweepOutcome {
   double spent_grams_co2e = 0;
   double budget_grams_co2e = 0;
   int64_t trials_ended = 0;
-  std::optional<double> best_val_accuracy;
+  std::optional<double> best_metric;  // of the sweep's objective.
+  Objective objective;
   std::optional<int64_t> best_trial_index;
   std::string summary;  // one line for the terminal.
 };

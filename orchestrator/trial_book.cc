@@ -1,5 +1,7 @@
 #include "orchestrator/trial_book.h"
 
+#include <limits>
+
 #include "orchestrator/trial_command.h"
 #include "orchestrator/trial_files.h"
 #include "trials/params.h"
@@ -7,13 +9,37 @@
 
 namespace cs {
 
-std::vector<TrialProgress> TrialBook::Progress() const {
+void TrialView::RecordEpoch(int epoch, std::optional<double> value, const Objective& objective) {
+  if (EpochsDone() < epoch) metric.resize(static_cast<size_t>(epoch));
+  metric[static_cast<size_t>(epoch - 1)] = value;
+  if (value && (!best_metric || objective.Better(*value, *best_metric))) best_metric = value;
+}
+
+std::optional<int> TrialView::BestEpoch(const Objective& objective) const {
+  std::optional<int> best;
+  for (int epoch = 1; epoch <= EpochsDone(); ++epoch) {
+    const std::optional<double>& value = metric[static_cast<size_t>(epoch - 1)];
+    if (value && (!best || objective.Better(*value, *metric[static_cast<size_t>(*best - 1)]))) best = epoch;
+  }
+  return best;
+}
+
+std::vector<double> TrialView::Scores(const Objective& objective) const {
+  std::vector<double> scores;
+  scores.reserve(metric.size());
+  for (const std::optional<double>& value : metric) {
+    scores.push_back(value ? objective.Score(*value) : std::numeric_limits<double>::quiet_NaN());
+  }
+  return scores;
+}
+
+std::vector<TrialProgress> TrialBook::Progress(const Objective& objective) const {
   std::vector<TrialProgress> all;
   all.reserve(views.size());
   for (const auto& [id, view] : views) {
     TrialProgress progress;
     progress.trial_id = id;
-    progress.val_accuracy = view.val_accuracy;
+    progress.scores = view.Scores(objective);
     progress.target_epoch = view.target_epoch;
     switch (view.state) {
       case TrialState::kReserved:

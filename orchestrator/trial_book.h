@@ -34,9 +34,20 @@ struct TrialView {
   int64_t id = 0;
   int64_t index = 0;
   TrialState state = TrialState::kReserved;
-  std::vector<double> val_accuracy;  // by epoch.
+  // The sweep's metric by epoch (epoch e at [e - 1]); unset where an epoch
+  // did not report it. Its size is the epochs done.
+  std::vector<std::optional<double>> metric;
   int target_epoch = 0;              // halving: the rung it was last sent to.
-  std::optional<double> best_val_accuracy;
+  std::optional<double> best_metric;  // the best of `metric`, or the end event's.
+
+  int EpochsDone() const { return static_cast<int>(metric.size()); }
+  // Keeps epoch `epoch`'s value (1-based) and best_metric.
+  void RecordEpoch(int epoch, std::optional<double> value, const Objective& objective);
+  // The epoch (1-based) with the best metric, if any epoch reported it.
+  std::optional<int> BestEpoch(const Objective& objective) const;
+  // For rankers that only maximise (pruning, halving): Objective::Score of
+  // each epoch, NaN where the epoch did not report the metric.
+  std::vector<double> Scores(const Objective& objective) const;
 };
 
 // A trial with a process (or about to get one).
@@ -70,7 +81,7 @@ struct TrialBook {
   std::vector<int> free_gpus;             // --gpus devices no running trial holds, ascending.
 
   // Every trial as the pruner and halving see it.
-  std::vector<TrialProgress> Progress() const;
+  std::vector<TrialProgress> Progress(const Objective& objective) const;
 };
 
 // <work_root>/trial-<index>.

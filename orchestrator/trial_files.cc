@@ -17,6 +17,9 @@ namespace {
 constexpr double kMaxCount = 1e15;
 // Seconds a trial may report: about 30 years.
 constexpr double kMaxSeconds = 1e9;
+// A user's metric may be any finite number; this bound keeps sums, medians
+// and differences of metrics finite.
+constexpr double kMaxMetric = 1e12;
 
 std::string Shown(const nlohmann::json& value) {
   std::string text = value.dump(-1, ' ', /*ensure_ascii=*/true);
@@ -39,6 +42,38 @@ Result<double> NumberField(const nlohmann::json& event, const char* key, double 
                                    ", " + FormatNumber(high) + "]");
   }
   return value;
+}
+
+// What an epoch or end event says of the metrics: the accuracies (in [0, 1]
+// when present) and the sweep's metric (any finite number; the same value
+// as val_accuracy when that is the metric). Absent or null: unset.
+struct Metrics {
+  std::optional<double> val_accuracy;
+  std::optional<double> test_accuracy;
+  std::optional<double> metric;
+};
+
+Result<std::optional<double>> OptionalNumberField(const nlohmann::json& event, const char* key, double low,
+                                                  double high) {
+  auto it = event.find(key);
+  if (it == event.end() || it->is_null()) return std::optional<double>();
+  Result<double> value = NumberField(event, key, low, high, std::nullopt);
+  if (!value.ok()) return value.status();
+  return std::optional<double>(*value);
+}
+
+Result<Metrics> MetricsOf(const nlohmann::json& event, const std::string& metric) {
+  Metrics metrics;
+  Result<std::optional<double>> val = OptionalNumberField(event, "val_accuracy", 0, 1);
+  if (!val.ok()) return val.status();
+  Result<std::optional<double>> test = OptionalNumberField(event, "test_accuracy", 0, 1);
+  if (!test.ok()) return test.status();
+  Result<std::optional<double>> value = OptionalNumberField(event, metric.c_str(), -kMaxMetric, kMaxMetric);
+  if (!value.ok()) return value.status();
+  metrics.val_accuracy = *val;
+  metrics.test_accuracy = *test;
+  metrics.metric = *value;
+  return metrics;
 }
 
 Result<int> EpochField(const nlohmann::json& event, const char* key, int min_epoch, int max_epoch) {
@@ -74,7 +109,7 @@ TrialFileEvents ParseTrialEventsText(const std::string& text, int max_epoch) {
     if (kind == "start") {
       events.last_end.reset();  // a new attempt: an earlier end no longer says how this one ended.
     } else if (kind == "epoch") {
-      Result<EpochRecord> checked = EpochRecordFromEvent(0, *event, max_epoch, 0);
+      Result<EpochRecord> checked = EpochRecordFromEvent(0, *event, max_epoch, 0, kDefaultMetric);
       if (!checked.ok()) {
         events.warnings.push_back("events.log:" + std::to_string(line_number) + ": " + checked.status().message());
         continue;
@@ -82,7 +117,7 @@ TrialFileEvents ParseTrialEventsText(const std::string& text, int max_epoch) {
       by_epoch[checked->epoch] = std::move(*event);
     } else if (kind == "end") {
       TrialOutcome ignored;
-      Status status = FillOutcomeFromEndEvent(*event, max_epoch, &ignored);
+      Status status = FillOutcomeFromEndEvent(*event, max_epoch, kDefaultMetric, &ignored);
       if (!status.ok()) {
         events.warnings.push_back("events.log:" + std::to_string(line_number) + ": " + status.message());
         continue;
@@ -106,7 +141,7 @@ TrialFileEvents ReadTrialEvents(const std::string& work_dir, int max_epoch) {
 }
 
 Result<EpochRecord> EpochRecordFromEvent(int64_t trial_id, const nlohmann::json& event, int max_epoch,
-                                         double now_unix) {
+                                         double now_unix, const std::string& metric) {
   if (!event.is_object()) return Status::InvalidArgument("an epoch event is not an object");
   EpochRecord record;
   record.trial_id = trial_id;
@@ -117,12 +152,11 @@ Result<EpochRecord> EpochRecordFromEvent(int64_t trial_id, const nlohmann::json&
   struct Field {
     const char* key;
     double high;
-    std::optional<double> fallback;
+    double fallback;
     double* into;
   };
   double steps = 0, examples = 0;
-  for (const Field& field : {Field{"val_accuracy", 1.0, std::nullopt, &record.val_accuracy},
-                             Field{"train_loss", 1e6, 0.0, &record.train_loss},
+  for (const Field& field : {Field{"train_loss", 1e6, 0.0, &record.train_loss},
                              Field{"val_loss", 1e6, 0.0, &record.val_loss},
                              Field{"seconds", kMaxSeconds, 0.0, &record.seconds},
                              Field{"steps", kMaxCount, 0.0, &steps},
@@ -133,10 +167,15 @@ Result<EpochRecord> EpochRecordFromEvent(int64_t trial_id, const nlohmann::json&
   }
   record.steps = static_cast<int64_t>(steps);
   record.examples = static_cast<int64_t>(examples);
+  Result<Metrics> metrics = MetricsOf(event, metric);
+  if (!metrics.ok()) return metrics.status();
+  record.val_accuracy = metrics->val_accuracy;
+  record.metric = metrics->metric;
   return record;
 }
 
-Status FillOutcomeFromEndEvent(const nlohmann::json& end, int max_epoch, TrialOutcome* outcome) {
+Status FillOutcomeFromEndEvent(const nlohmann::json& end, int max_epoch, const std::string& metric,
+                               TrialOutcome* outcome) {
   if (!end.is_object()) return Status::InvalidArgument("an end event is not an object");
   if (!end.contains("state") || !end["state"].is_string()) return Status::InvalidArgument("state: not a string");
   TrialOutcome checked = *outcome;
@@ -145,15 +184,11 @@ Status FillOutcomeFromEndEvent(const nlohmann::json& end, int max_epoch, TrialOu
     if (!best.ok()) return best.status();
     checked.best_epoch = *best;
   }
-  for (auto [key, into] : {std::pair{"val_accuracy", &checked.val_accuracy}, std::pair{"test_accuracy", &checked.test_accuracy}}) {
-    if (!end.contains(key) || end[key].is_null()) {
-      *into = std::nullopt;
-      continue;
-    }
-    Result<double> accuracy = NumberField(end, key, 0, 1, std::nullopt);
-    if (!accuracy.ok()) return accuracy.status();
-    *into = *accuracy;
-  }
+  Result<Metrics> metrics = MetricsOf(end, metric);
+  if (!metrics.ok()) return metrics.status();
+  checked.val_accuracy = metrics->val_accuracy;
+  checked.test_accuracy = metrics->test_accuracy;
+  checked.metric = metrics->metric;
   Result<double> seconds = NumberField(end, "seconds", 0, kMaxSeconds, checked.seconds);
   Result<double> steps = NumberField(end, "steps", 0, kMaxCount, static_cast<double>(checked.steps));
   Result<double> examples = NumberField(end, "examples", 0, kMaxCount, static_cast<double>(checked.examples));
@@ -165,6 +200,12 @@ Status FillOutcomeFromEndEvent(const nlohmann::json& end, int max_epoch, TrialOu
   checked.examples = static_cast<int64_t>(*examples);
   *outcome = std::move(checked);
   return Status::Ok();
+}
+
+bool HasMetric(const nlohmann::json& event, const std::string& metric) {
+  if (!event.is_object()) return false;
+  auto it = event.find(metric);
+  return it != event.end() && it->is_number();
 }
 
 int TrialEpochBound(const nlohmann::json& params) {

@@ -41,17 +41,26 @@ struct TrialFileEvents {
 TrialFileEvents ReadTrialEvents(const std::string& work_dir, int max_epoch);
 TrialFileEvents ParseTrialEventsText(const std::string& text, int max_epoch);
 
+// The metric a sweep ranks by unless `run --metric` names another.
+constexpr const char* kDefaultMetric = "val_accuracy";
+
 // The store row for one "epoch" event, checked: an integer epoch in
-// [1, max_epoch], val_accuracy in [0, 1], finite non-negative losses,
-// seconds, steps and examples. Missing losses, seconds, steps and examples
-// are 0. InvalidArgument names the field and value.
+// [1, max_epoch], val_accuracy (when present) in [0, 1], the sweep's
+// `metric` (when present) a finite number in [-1e12, 1e12], finite
+// non-negative losses, seconds, steps and examples. Missing losses, seconds,
+// steps and examples are 0; a missing accuracy or metric is unset (a user's
+// job may report neither). InvalidArgument names the field and value.
 Result<EpochRecord> EpochRecordFromEvent(int64_t trial_id, const nlohmann::json& event, int max_epoch,
-                                         double now_unix);
+                                         double now_unix, const std::string& metric);
 
 // Copies the metrics of an "end" event (whose "state" must be a string) into `outcome`, checked like an epoch
-// event (best_epoch in [0, max_epoch], 0 before any epoch; accuracies in [0, 1]); on a bad field
-// nothing is copied and InvalidArgument names it.
-Status FillOutcomeFromEndEvent(const nlohmann::json& end, int max_epoch, TrialOutcome* outcome);
+// event (best_epoch in [0, max_epoch], 0 before any epoch; accuracies in [0, 1]; the sweep's `metric` into
+// outcome->metric); on a bad field nothing is copied and InvalidArgument names it.
+Status FillOutcomeFromEndEvent(const nlohmann::json& end, int max_epoch, const std::string& metric,
+                               TrialOutcome* outcome);
+
+// True when `event` carries `metric` as a number (checked or not).
+bool HasMetric(const nlohmann::json& event, const std::string& metric);
 
 // The epochs a trial with these stored params runs: params.epochs when it is
 // an integer in [1, kMaxTrialEpochs], else kMaxTrialEpochs (the bound on

@@ -358,8 +358,8 @@ void SummarizeSweepReport(SweepReport* report) {
       }
     }
     if (trial.methods.empty()) trial.methods = JoinMethods(trial.energy);
-    if (record.val_accuracy &&
-        (!report->best || *record.val_accuracy > *report->trials[*report->best].record.val_accuracy)) {
+    const Objective& objective = report->sweep.objective;
+    if (record.metric && (!report->best || objective.Better(*record.metric, *report->trials[*report->best].record.metric))) {
       report->best = i;
     }
   }
@@ -380,11 +380,9 @@ void SummarizeSweepReport(SweepReport* report) {
   for (const ReportTrial* trial : ended) {
     grams += trial->record.energy.grams_co2e;
     joules += trial->record.energy.joules;
-    if (trial->record.val_accuracy && (!best_so_far || *trial->record.val_accuracy > *best_so_far)) {
-      best_so_far = trial->record.val_accuracy;
-    }
-    report->anytime.push_back(
-        {trial->record.index, *trial->record.ended_at_unix, grams, joules, trial->record.val_accuracy, best_so_far});
+    const std::optional<double>& metric = trial->record.metric;
+    if (metric && (!best_so_far || report->sweep.objective.Better(*metric, *best_so_far))) best_so_far = metric;
+    report->anytime.push_back({trial->record.index, *trial->record.ended_at_unix, grams, joules, metric, best_so_far});
   }
 
   report->hardware = ExtractHardware(report->power);

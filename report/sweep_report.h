@@ -51,8 +51,8 @@ struct AnytimePoint {
   double ended_at_unix = 0;
   double cumulative_grams_co2e = 0;
   double cumulative_joules = 0;
-  std::optional<double> accuracy;     // this trial's validation accuracy, if it has one.
-  std::optional<double> best_so_far;  // nullopt until some trial has an accuracy.
+  std::optional<double> accuracy;     // this trial's value of the sweep's metric (val accuracy by default), if any.
+  std::optional<double> best_so_far;  // nullopt until some trial has reported the metric.
 };
 
 // What the sweep's energy would have emitted elsewhere.
@@ -151,7 +151,9 @@ struct SweepReport {
   std::optional<HoldSummary> holds;  // only for sweeps that held.
 
   // Derived by SummarizeSweepReport.
-  std::optional<size_t> best;  // index into trials of the highest val accuracy (ties: lower index).
+  // Index into trials of the best value of the sweep's metric
+  // (sweep.objective; val accuracy by default; ties: lower index).
+  std::optional<size_t> best;
   std::vector<AnytimePoint> anytime;
   HardwareInfo hardware;
   ReportLocation location;

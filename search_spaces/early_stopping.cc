@@ -9,7 +9,7 @@ namespace cs {
 
 namespace {
 
-std::string Accuracy(double value) { return StringPrintf("%.4f", value); }
+std::string Score(double value) { return StringPrintf("%.4f", value); }
 
 std::string TrialName(int64_t trial_id) { return "trial " + std::to_string(trial_id); }
 
@@ -22,7 +22,7 @@ double Median(std::vector<double> values) {
 
 // Epochs a trial has done or been told to reach, whichever is further.
 int EffectiveTarget(const TrialProgress& trial) {
-  return std::max(trial.target_epoch, static_cast<int>(trial.val_accuracy.size()));
+  return std::max(trial.target_epoch, static_cast<int>(trial.scores.size()));
 }
 
 }  // namespace
@@ -42,16 +42,16 @@ MedianPruner::MedianPruner(MedianPrunerOptions options) : options_(options) {}
 EarlyStopDecision MedianPruner::ShouldStop(const TrialProgress& trial, const std::vector<TrialProgress>& trials) const {
   EarlyStopDecision decision;
   decision.trial_id = trial.trial_id;
-  int epoch = static_cast<int>(trial.val_accuracy.size());
+  int epoch = static_cast<int>(trial.scores.size());
   std::string subject = TrialName(trial.trial_id) + " after epoch " + std::to_string(epoch);
   if (epoch == 0) {
     decision.reason = "keep " + TrialName(trial.trial_id) + ": no epoch done yet";
     return decision;
   }
-  double accuracy = trial.val_accuracy.back();
-  if (std::isnan(accuracy)) {
+  double score = trial.scores.back();
+  if (std::isnan(score)) {
     decision.action = EarlyStopAction::kStop;
-    decision.reason = "stop " + subject + ": val accuracy is not a number";
+    decision.reason = "stop " + subject + ": score is not a number";
     return decision;
   }
   if (epoch < options_.min_epochs) {
@@ -63,8 +63,8 @@ EarlyStopDecision MedianPruner::ShouldStop(const TrialProgress& trial, const std
   for (const TrialProgress& other : trials) {
     if (other.trial_id == trial.trial_id) continue;
     if (finished_only && other.state != TrialProgressState::kFinished) continue;
-    if (static_cast<int>(other.val_accuracy.size()) < epoch) continue;
-    double value = other.val_accuracy[static_cast<size_t>(epoch - 1)];
+    if (static_cast<int>(other.scores.size()) < epoch) continue;
+    double value = other.scores[static_cast<size_t>(epoch - 1)];
     if (!std::isnan(value)) reference.push_back(value);
   }
   std::string which = finished_only ? "finished" : "other";
@@ -74,12 +74,12 @@ EarlyStopDecision MedianPruner::ShouldStop(const TrialProgress& trial, const std
     return decision;
   }
   double median = Median(reference);
-  if (accuracy < median) {
+  if (score < median) {
     decision.action = EarlyStopAction::kStop;
-    decision.reason = "stop " + subject + ": val accuracy " + Accuracy(accuracy) + " < median " + Accuracy(median) +
+    decision.reason = "stop " + subject + ": score " + Score(score) + " < median " + Score(median) +
                       " of " + group;
   } else {
-    decision.reason = "keep " + subject + ": val accuracy " + Accuracy(accuracy) + " >= median " + Accuracy(median) +
+    decision.reason = "keep " + subject + ": score " + Score(score) + " >= median " + Score(median) +
                       " of " + group;
   }
   return decision;
@@ -127,9 +127,9 @@ EarlyStopDecision AshaScheduler::Decide(const std::vector<TrialProgress>& trials
     const int epochs = rung_epochs_[rung];
     std::vector<const TrialProgress*> members;
     for (const TrialProgress& trial : trials) {
-      if (static_cast<int>(trial.val_accuracy.size()) >= epochs) members.push_back(&trial);
+      if (static_cast<int>(trial.scores.size()) >= epochs) members.push_back(&trial);
     }
-    auto value = [epochs](const TrialProgress* trial) { return trial->val_accuracy[static_cast<size_t>(epochs - 1)]; };
+    auto value = [epochs](const TrialProgress* trial) { return trial->scores[static_cast<size_t>(epochs - 1)]; };
     std::sort(members.begin(), members.end(), [&](const TrialProgress* a, const TrialProgress* b) {
       double va = value(a);
       double vb = value(b);
@@ -150,8 +150,8 @@ EarlyStopDecision AshaScheduler::Decide(const std::vector<TrialProgress>& trials
       decision.rung = static_cast<int>(rung + 1);
       decision.stop_after_epoch = rung_epochs_[rung + 1];
       decision.reason = "promote " + TrialName(trial.trial_id) + " from " + std::to_string(epochs) + " to " +
-                        std::to_string(decision.stop_after_epoch) + " epochs: val accuracy " +
-                        Accuracy(value(&trial)) + " at epoch " + std::to_string(epochs) + " ranks " +
+                        std::to_string(decision.stop_after_epoch) + " epochs: score " +
+                        Score(value(&trial)) + " at epoch " + std::to_string(epochs) + " ranks " +
                         std::to_string(rank + 1) + " of " + std::to_string(members.size()) + " in rung " +
                         std::to_string(rung) + " (top " + std::to_string(quota) + " continue)";
       return decision;

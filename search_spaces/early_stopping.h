@@ -1,6 +1,6 @@
 // Early stopping of weak trials, as pure decision logic: the orchestrator
-// passes in what it knows of the sweep's trials (per-epoch validation
-// accuracy and state, from the store) and gets back a decision with a
+// passes in what it knows of the sweep's trials (per-epoch scores of the
+// sweep's metric and state, from the store) and gets back a decision with a
 // one-line reason for logs and reports. Nothing here does I/O or keeps
 // state between calls, so a resumed sweep decides exactly as before.
 // Const methods only: any thread may call them.
@@ -47,8 +47,10 @@ enum class TrialProgressState {
 struct TrialProgress {
   int64_t trial_id = 0;
   TrialProgressState state = TrialProgressState::kRunning;
-  // val_accuracy[e - 1] = validation accuracy after epoch e, for the epochs done.
-  std::vector<double> val_accuracy;
+  // scores[e - 1] = the sweep's metric after epoch e, for the epochs done,
+  // oriented so that higher is better (negated when the metric is
+  // minimised); NaN where the epoch did not report the metric.
+  std::vector<double> scores;
   // ASHA: the epoch the trial was last told to stop after (its current target);
   // 0 if unknown. A trial with target > a rung's epochs was promoted past it.
   int target_epoch = 0;
@@ -67,7 +69,7 @@ struct EarlyStopDecision {
   int64_t trial_id = -1;     // the trial concerned; -1 for kStartNew.
   int stop_after_epoch = 0;  // ASHA: the epoch to train up to (its next rung).
   int rung = -1;             // ASHA: index of that rung in RungEpochs().
-  // One line, e.g. "stop trial 4 after epoch 2: val accuracy 0.712 < median
+  // One line, e.g. "stop trial 4 after epoch 2: score 0.712 < median
   // 0.781 of 5 finished trials at epoch 2".
   std::string reason;
 };
@@ -84,12 +86,12 @@ struct MedianPrunerOptions {
   } reference = Reference::kFinishedTrials;
 };
 
-// Stops a trial after epoch e when its val accuracy is strictly below the
-// median of the reference trials' val accuracy at epoch e.
+// Stops a trial after epoch e when its score is strictly below the median
+// of the reference trials' scores at epoch e.
 class MedianPruner {
  public:
   explicit MedianPruner(MedianPrunerOptions options = {});
-  // `trial` has just finished its last epoch (trial.val_accuracy.size());
+  // `trial` has just finished its last epoch (trial.scores.size());
   // `trials` is every trial of the sweep (may include `trial`, skipped by id).
   // Returns kContinue or kStop, with the reason.
   EarlyStopDecision ShouldStop(const TrialProgress& trial, const std::vector<TrialProgress>& trials) const;

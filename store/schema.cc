@@ -173,10 +173,48 @@ Status BudgetOnceVersion3(SqliteDb& db) {
                  "removing the budget's copy from sweeps.config_json (version 3)");
 }
 
+// Version 3 -> 4: a sweep ranks its trials by a metric of the user's choice
+// (`run --metric NAME --mode max|min`), not always val_accuracy. The sweep
+// keeps the metric's name and direction; trials and epochs keep its value
+// beside val_accuracy (copied from it in older sweeps, whose metric it was).
+// A user's command may report no accuracy at all, so epochs.val_accuracy
+// becomes nullable: SQLite cannot drop NOT NULL in place, so the table is
+// rebuilt (inside this migration's transaction) with the same rows.
+Status ObjectiveVersion4(SqliteDb& db) {
+  return db.Exec(R"sql(
+    ALTER TABLE sweeps ADD COLUMN metric TEXT NOT NULL DEFAULT 'val_accuracy';
+    ALTER TABLE sweeps ADD COLUMN metric_mode INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE trials ADD COLUMN metric REAL;
+    UPDATE trials SET metric = val_accuracy;
+    CREATE INDEX trials_by_sweep_metric ON trials(sweep_id, metric);
+    CREATE TABLE epochs_v4 (
+      trial_id INTEGER NOT NULL REFERENCES trials(id),
+      epoch INTEGER NOT NULL,
+      train_loss REAL NOT NULL,
+      val_loss REAL NOT NULL,
+      val_accuracy REAL,
+      seconds REAL NOT NULL,
+      steps INTEGER NOT NULL,
+      examples INTEGER NOT NULL,
+      recorded_at REAL NOT NULL,
+      metric REAL,
+      PRIMARY KEY (trial_id, epoch)
+    ) WITHOUT ROWID;
+    INSERT INTO epochs_v4 (trial_id, epoch, train_loss, val_loss, val_accuracy, seconds, steps, examples,
+                           recorded_at, metric)
+      SELECT trial_id, epoch, train_loss, val_loss, val_accuracy, seconds, steps, examples, recorded_at,
+             val_accuracy FROM epochs;
+    DROP TABLE epochs;
+    ALTER TABLE epochs_v4 RENAME TO epochs;
+  )sql",
+                 "adding the sweep's metric to sweeps, trials and epochs (version 4)");
+}
+
 }  // namespace
 
 const std::vector<Migration>& Migrations() {
-  static const std::vector<Migration> migrations = {&CreateVersion1, &AddCpuSecondsVersion2, &BudgetOnceVersion3};
+  static const std::vector<Migration> migrations = {&CreateVersion1, &AddCpuSecondsVersion2, &BudgetOnceVersion3,
+                                                    &ObjectiveVersion4};
   return migrations;
 }
 

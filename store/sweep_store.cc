@@ -30,6 +30,7 @@ constexpr const char* kSweepStateNames[] = {"running", "interrupted", "budget_sp
 constexpr const char* kTrialStateNames[] = {"reserved", "running",        "finished",       "diverged",    "failed",
                                             "pruned",   "stopped_budget", "skipped_budget", "interrupted", "paused"};
 constexpr const char* kOnBudgetNames[] = {"stop", "finish"};
+constexpr const char* kMetricModeNames[] = {"max", "min"};
 static_assert(sizeof(kTrialStateNames) / sizeof(kTrialStateNames[0]) == kTrialStateCount);
 
 template <typename Enum, size_t N>
@@ -66,6 +67,17 @@ std::optional<TrialState> ParseTrialState(const std::string& name) {
   return ParseName<TrialState>(kTrialStateNames, name);
 }
 std::optional<OnBudget> ParseOnBudget(const std::string& name) { return ParseName<OnBudget>(kOnBudgetNames, name); }
+const char* MetricModeName(MetricMode mode) {
+  int i = static_cast<int>(mode);
+  return InRange(kMetricModeNames, i) ? kMetricModeNames[i] : "unknown";
+}
+std::string FormatMetric(const Objective& objective, double value) {
+  if (objective.metric == "val_accuracy") return "val acc " + StringPrintf("%.4f", value);
+  return objective.metric + " " + StringPrintf("%.4g", value);
+}
+std::optional<MetricMode> ParseMetricMode(const std::string& name) {
+  return ParseName<MetricMode>(kMetricModeNames, name);
+}
 bool IsOpenTrialState(TrialState state) { return state == TrialState::kReserved || state == TrialState::kRunning; }
 
 // ---------------------------------------------------------------------------
@@ -131,7 +143,7 @@ bool ValidTrialState(TrialState state) { return InRange(kTrialStateNames, static
 constexpr const char* kSweepColumns =
     "id, name, created_at, updated_at, host, strategy, seed, budget_grams_co2e, on_budget, region, "
     "intensity_g_per_kwh, intensity_source, intensity_year, pue, power_json, task_json, task_checksum, "
-    "space_json, config_json, grid_order_json, launcher, state";
+    "space_json, config_json, grid_order_json, launcher, state, metric, metric_mode";
 
 SweepRecord ReadSweep(const SqliteStatement& row) {
   SweepRecord sweep;
@@ -157,6 +169,8 @@ SweepRecord ReadSweep(const SqliteStatement& row) {
   sweep.grid_order_json = row.Text(19);
   sweep.launcher = row.Text(20);
   sweep.state = static_cast<SweepState>(row.Int(21));
+  sweep.objective.metric = row.Text(22);
+  sweep.objective.mode = row.Int(23) == static_cast<int>(MetricMode::kMin) ? MetricMode::kMin : MetricMode::kMax;
   return sweep;
 }
 
@@ -167,7 +181,7 @@ constexpr const char* kTrialColumns =
     "t.ended_at, t.pid, t.job_id, t.work_dir, t.best_epoch, t.val_accuracy, t.test_accuracy, t.seconds, "
     "t.steps, t.examples, t.exit_status, t.stderr_tail, t.reason, t.attempts, "
     "(SELECT TOTAL(e.joules) FROM trial_energy e WHERE e.trial_id = t.id), "
-    "(SELECT TOTAL(e.grams_co2e) FROM trial_energy e WHERE e.trial_id = t.id), t.attempt_cpu_seconds";
+    "(SELECT TOTAL(e.grams_co2e) FROM trial_energy e WHERE e.trial_id = t.id), t.attempt_cpu_seconds, t.metric";
 
 TrialRecord ReadTrial(const SqliteStatement& row) {
   TrialRecord trial;
@@ -196,11 +210,13 @@ TrialRecord ReadTrial(const SqliteStatement& row) {
   trial.energy.joules = row.Double(22);
   trial.energy.grams_co2e = row.Double(23);
   trial.attempt_cpu_seconds = row.Double(24);
+  trial.metric = row.OptionalDouble(25);
   return trial;
 }
 
 constexpr const char* kEpochColumns =
-    "e.trial_id, e.epoch, e.train_loss, e.val_loss, e.val_accuracy, e.seconds, e.steps, e.examples, e.recorded_at";
+    "e.trial_id, e.epoch, e.train_loss, e.val_loss, e.val_accuracy, e.seconds, e.steps, e.examples, e.recorded_at, "
+    "e.metric";
 
 EpochRecord ReadEpoch(const SqliteStatement& row) {
   EpochRecord epoch;
@@ -208,11 +224,12 @@ EpochRecord ReadEpoch(const SqliteStatement& row) {
   epoch.epoch = static_cast<int>(row.Int(1));
   epoch.train_loss = row.Double(2);
   epoch.val_loss = row.Double(3);
-  epoch.val_accuracy = row.Double(4);
+  epoch.val_accuracy = row.OptionalDouble(4);
   epoch.seconds = row.Double(5);
   epoch.steps = row.Int(6);
   epoch.examples = row.Int(7);
   epoch.recorded_at_unix = row.Double(8);
+  epoch.metric = row.OptionalDouble(9);
   return epoch;
 }
 
@@ -354,16 +371,18 @@ Result<SweepSummary> LoadSummary(SqliteDb& db, SweepRecord sweep) {
     }
   }
   {
+    // The order is one of two literals, never text from the record.
+    const bool lower_is_better = sweep.objective.mode == MetricMode::kMin;
     Result<SqliteStatement> stmt = db.Prepare(
-        "SELECT k, val_accuracy FROM trials WHERE sweep_id = ? AND val_accuracy IS NOT NULL "
-        "ORDER BY val_accuracy DESC, k LIMIT 1");
+        std::string("SELECT k, metric FROM trials WHERE sweep_id = ? AND metric IS NOT NULL ORDER BY metric ") +
+        (lower_is_better ? "ASC" : "DESC") + ", k LIMIT 1");
     if (!stmt.ok()) return stmt.status();
     stmt->BindAll(sweep.id);
     Result<bool> row = stmt->Step(doing);
     if (!row.ok()) return row.status();
     if (*row) {
       summary.best_trial_index = stmt->Int(0);
-      summary.best_val_accuracy = stmt->Double(1);
+      summary.best_metric = stmt->Double(1);
     }
   }
   Result<SweepSpend> spend = LoadSpend(db, sweep.id);
@@ -527,8 +546,13 @@ Result<std::unique_ptr<SweepStore>> SweepStore::Open(const std::string& path, co
 Result<int64_t> SweepStore::CreateSweep(const SweepRecord& sweep) {
   if (sweep.name.empty()) return Status::InvalidArgument(path_ + ": a sweep needs a name");
   if (!InRange(kOnBudgetNames, static_cast<int>(sweep.on_budget)) ||
-      !InRange(kSweepStateNames, static_cast<int>(sweep.state))) {
-    return Status::InvalidArgument(path_ + ": sweep " + Quoted(sweep.name) + " has an unknown state or on_budget");
+      !InRange(kSweepStateNames, static_cast<int>(sweep.state)) ||
+      !InRange(kMetricModeNames, static_cast<int>(sweep.objective.mode))) {
+    return Status::InvalidArgument(path_ + ": sweep " + Quoted(sweep.name) +
+                                   " has an unknown state, on_budget or metric mode");
+  }
+  if (sweep.objective.metric.empty()) {
+    return Status::InvalidArgument(path_ + ": sweep " + Quoted(sweep.name) + " needs a metric name");
   }
   int64_t id = 0;
   Status status = impl_->Write("creating sweep " + Quoted(sweep.name), [&](SqliteDb& db) -> Status {
@@ -542,14 +566,15 @@ Result<int64_t> SweepStore::CreateSweep(const SweepRecord& sweep) {
     Result<SqliteStatement> insert = db.Prepare(
         "INSERT INTO sweeps (name, created_at, updated_at, host, strategy, seed, budget_grams_co2e, on_budget, "
         "region, intensity_g_per_kwh, intensity_source, intensity_year, pue, power_json, task_json, "
-        "task_checksum, space_json, config_json, grid_order_json, launcher, state) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "task_checksum, space_json, config_json, grid_order_json, launcher, state, metric, metric_mode) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!insert.ok()) return insert.status();
     insert->BindAll(sweep.name, sweep.created_at_unix, sweep.created_at_unix, sweep.host, sweep.strategy, sweep.seed,
                     sweep.budget_grams_co2e, static_cast<int>(sweep.on_budget), sweep.region,
                     sweep.intensity_g_per_kwh, sweep.intensity_source, sweep.intensity_year, sweep.pue,
                     sweep.power_json, sweep.task_json, sweep.task_checksum, sweep.space_json, sweep.config_json,
-                    sweep.grid_order_json, sweep.launcher, static_cast<int>(sweep.state));
+                    sweep.grid_order_json, sweep.launcher, static_cast<int>(sweep.state), sweep.objective.metric,
+                    static_cast<int>(sweep.objective.mode));
     CS_RETURN_IF_ERROR(insert->Run("creating sweep " + Quoted(sweep.name)));
     id = db.LastInsertRowId();
     return Status::Ok();
@@ -699,7 +724,8 @@ Status SweepStore::RecordEpoch(const EpochRecord& epoch) {
   CS_RETURN_IF_ERROR(CheckField(where, "epoch", epoch.epoch, 1, kMaxEpoch));
   CS_RETURN_IF_ERROR(CheckField(where, "train_loss", epoch.train_loss, 0, kUnbounded));
   CS_RETURN_IF_ERROR(CheckField(where, "val_loss", epoch.val_loss, 0, kUnbounded));
-  CS_RETURN_IF_ERROR(CheckField(where, "val_accuracy", epoch.val_accuracy, 0, 1));
+  if (epoch.val_accuracy) CS_RETURN_IF_ERROR(CheckField(where, "val_accuracy", *epoch.val_accuracy, 0, 1));
+  if (epoch.metric) CS_RETURN_IF_ERROR(CheckField(where, "metric", *epoch.metric, -kUnbounded, kUnbounded));
   CS_RETURN_IF_ERROR(CheckField(where, "seconds", epoch.seconds, 0, kUnbounded));
   CS_RETURN_IF_ERROR(CheckField(where, "steps", static_cast<double>(epoch.steps), 0, kUnbounded));
   CS_RETURN_IF_ERROR(CheckField(where, "examples", static_cast<double>(epoch.examples), 0, kUnbounded));
@@ -712,13 +738,14 @@ Status SweepStore::RecordEpoch(const EpochRecord& epoch) {
     if (!*row) return Missing(db, TrialName(epoch.trial_id));
     Result<SqliteStatement> stmt = db.Prepare(
         "INSERT INTO epochs (trial_id, epoch, train_loss, val_loss, val_accuracy, seconds, steps, examples, "
-        "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "recorded_at, metric) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (trial_id, epoch) DO UPDATE SET train_loss = excluded.train_loss, "
         "val_loss = excluded.val_loss, val_accuracy = excluded.val_accuracy, seconds = excluded.seconds, "
-        "steps = excluded.steps, examples = excluded.examples, recorded_at = excluded.recorded_at");
+        "steps = excluded.steps, examples = excluded.examples, recorded_at = excluded.recorded_at, "
+        "metric = excluded.metric");
     if (!stmt.ok()) return stmt.status();
     stmt->BindAll(epoch.trial_id, epoch.epoch, epoch.train_loss, epoch.val_loss, epoch.val_accuracy, epoch.seconds,
-                  epoch.steps, epoch.examples, epoch.recorded_at_unix);
+                  epoch.steps, epoch.examples, epoch.recorded_at_unix, epoch.metric);
     return stmt->Run(doing);
   });
 }
@@ -731,17 +758,18 @@ Status SweepStore::FinishTrial(int64_t trial_id, const TrialOutcome& outcome, do
   const std::string where = path_ + ": trial " + std::to_string(trial_id) + " outcome";
   if (outcome.val_accuracy) CS_RETURN_IF_ERROR(CheckField(where, "val_accuracy", *outcome.val_accuracy, 0, 1));
   if (outcome.test_accuracy) CS_RETURN_IF_ERROR(CheckField(where, "test_accuracy", *outcome.test_accuracy, 0, 1));
+  if (outcome.metric) CS_RETURN_IF_ERROR(CheckField(where, "metric", *outcome.metric, -kUnbounded, kUnbounded));
   CS_RETURN_IF_ERROR(CheckField(where, "seconds", outcome.seconds, 0, kUnbounded));
   CS_RETURN_IF_ERROR(CheckField(where, "steps", static_cast<double>(outcome.steps), 0, kUnbounded));
   CS_RETURN_IF_ERROR(CheckField(where, "examples", static_cast<double>(outcome.examples), 0, kUnbounded));
   std::string doing = std::string("recording trial ") + std::to_string(trial_id) + " " + TrialStateName(outcome.state);
   return impl_->Write(doing, [&](SqliteDb& db) -> Status {
     Result<SqliteStatement> stmt = db.Prepare(
-        "UPDATE trials SET state = ?, best_epoch = ?, val_accuracy = ?, test_accuracy = ?, seconds = ?, "
+        "UPDATE trials SET state = ?, best_epoch = ?, val_accuracy = ?, test_accuracy = ?, metric = ?, seconds = ?, "
         "steps = ?, examples = ?, exit_status = ?, stderr_tail = ?, reason = ?, ended_at = ? WHERE id = ?");
     if (!stmt.ok()) return stmt.status();
     stmt->BindAll(static_cast<int>(outcome.state), outcome.best_epoch, outcome.val_accuracy, outcome.test_accuracy,
-                  outcome.seconds, outcome.steps, outcome.examples, outcome.exit_status, outcome.stderr_tail,
+                  outcome.metric, outcome.seconds, outcome.steps, outcome.examples, outcome.exit_status, outcome.stderr_tail,
                   outcome.reason, now_unix, trial_id);
     return RunUpdate(db, *stmt, doing, TrialName(trial_id));
   });

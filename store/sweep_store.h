@@ -53,7 +53,7 @@ namespace cs {
 
 // The format version this build writes, kept in `PRAGMA user_version`.
 // History and the migration rule: docs/store-format.md.
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 
 // ---------------------------------------------------------------------------
 // Stored enums. Their NUMBERS are written to the file: never renumber or
@@ -93,11 +93,36 @@ enum class OnBudget : int {
   kFinish = 1,  // let them finish; the overshoot is reported.
 };
 
+// Whether a sweep's metric is better higher (accuracy, F1) or lower (a loss).
+enum class MetricMode : int {
+  kMax = 0,
+  kMin = 1,
+};
+
+// What "best" means in a sweep: the event field each trial reports (epoch and
+// end events) and its direction. Halving, pruning, the best trial, compare
+// and the reports all rank by it. Stored with the sweep (sweeps.metric,
+// sweeps.metric_mode); the default is the bundled trial's val_accuracy.
+struct Objective {
+  std::string metric = "val_accuracy";
+  MetricMode mode = MetricMode::kMax;
+
+  // True when `a` is strictly better than `b` in this direction.
+  bool Better(double a, double b) const { return mode == MetricMode::kMax ? a > b : a < b; }
+  // Higher is better: the value itself, or its negation for kMin (what
+  // rankers that only maximise are given).
+  double Score(double value) const { return mode == MetricMode::kMax ? value : -value; }
+};
+
 // Lower-case names as users see them ("running", "budget_spent",
 // "stopped_budget", ...), and the reverse (nullopt for an unknown name).
 const char* SweepStateName(SweepState state);
 const char* TrialStateName(TrialState state);
 const char* OnBudgetName(OnBudget on_budget);
+const char* MetricModeName(MetricMode mode);  // "max" | "min".
+// "val acc 0.8125" for the default metric, else "<name> <value, 4 significant digits>".
+std::string FormatMetric(const Objective& objective, double value);
+std::optional<MetricMode> ParseMetricMode(const std::string& name);
 std::optional<SweepState> ParseSweepState(const std::string& name);
 std::optional<TrialState> ParseTrialState(const std::string& name);
 std::optional<OnBudget> ParseOnBudget(const std::string& name);
@@ -151,6 +176,7 @@ struct SweepRecord {
   std::string grid_order_json;     // the stored grid permutation (JSON array); "" for random.
   std::string launcher = "local";  // "local" | "slurm".
   SweepState state = SweepState::kRunning;
+  Objective objective;             // what ranks its trials (--metric, --mode).
 };
 
 // Energy and CO2 of some part of a sweep.
@@ -178,7 +204,8 @@ struct SweepSummary {
   // Indexed by static_cast<int>(TrialState).
   int64_t trials_by_state[kTrialStateCount] = {};
   SweepSpend spend;
-  std::optional<double> best_val_accuracy;  // over trials with a val accuracy.
+  // The best value of the sweep's objective over trials that reported it.
+  std::optional<double> best_metric;
   std::optional<int64_t> best_trial_index;  // k of that trial.
 };
 
@@ -199,6 +226,7 @@ struct TrialRecord {
   std::optional<int> best_epoch;
   std::optional<double> val_accuracy;     // at best_epoch.
   std::optional<double> test_accuracy;    // at best_epoch.
+  std::optional<double> metric;           // the sweep's objective at best_epoch (= val_accuracy by default).
   double seconds = 0;                     // training seconds reported by the trial.
   int64_t steps = 0;
   int64_t examples = 0;
@@ -239,6 +267,7 @@ struct TrialOutcome {
   std::optional<int> best_epoch;
   std::optional<double> val_accuracy;
   std::optional<double> test_accuracy;
+  std::optional<double> metric;  // the sweep's objective at best_epoch.
   double seconds = 0;
   int64_t steps = 0;
   int64_t examples = 0;
@@ -253,11 +282,12 @@ struct EpochRecord {
   int epoch = 0;  // 1-based.
   double train_loss = 0;
   double val_loss = 0;
-  double val_accuracy = 0;
+  std::optional<double> val_accuracy;  // a command's job may report none.
   double seconds = 0;     // cumulative training seconds at the end of this epoch.
   int64_t steps = 0;      // cumulative optimizer steps.
   int64_t examples = 0;   // cumulative training examples.
   double recorded_at_unix = 0;
+  std::optional<double> metric;        // the sweep's objective, when the event had it.
 };
 
 // One energy measurement over one interval for one component.

@@ -41,7 +41,8 @@ TEST_CASE("events.log: the last line per epoch counts, a new start forgets an ea
   REQUIRE(events.epochs.size() == 1);
   CHECK(events.epochs[0]["val_accuracy"] == 0.6);
   CHECK(!events.last_end.has_value());
-  Result<EpochRecord> checked = EpochRecordFromEvent(/*trial_id=*/9, events.epochs[0], /*max_epoch=*/3, /*now_unix=*/5);
+  Result<EpochRecord> checked = EpochRecordFromEvent(/*trial_id=*/9, events.epochs[0], /*max_epoch=*/3, /*now_unix=*/5,
+                                                     kDefaultMetric);
   REQUIRE(checked.ok());
   const EpochRecord& record = *checked;
   CHECK(record.trial_id == 9);

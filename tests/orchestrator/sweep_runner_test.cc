@@ -332,6 +332,48 @@ TEST_CASE("halving pauses trials at rungs, promotes the best from their checkpoi
   CHECK(events.size() == distinct.size());  // each (trial, epoch) trained once.
 }
 
+TEST_CASE("--metric val_loss --mode min: every trial, its epochs and the sweep rank by the lowest loss") {
+  SweepFixture sweep;
+  sweep.config.space = "carbonsweep-small";
+  sweep.config.max_trials = 9;
+  sweep.config.halving = true;
+  sweep.config.asha = AshaOptions{/*min_epochs=*/1, /*max_epochs=*/4, /*reduction_factor=*/3};
+  sweep.config.objective = Objective{"val_loss", MetricMode::kMin};
+  auto outcome = sweep.Run();
+  REQUIRE_MESSAGE(outcome.ok(), outcome.status().message());
+  std::vector<TrialRecord> trials = sweep.Trials();
+  REQUIRE(trials.size() == 9);
+  std::optional<double> lowest;
+  int64_t lowest_index = -1;
+  for (const TrialRecord& trial : trials) {
+    std::vector<EpochRecord> epochs = sweep.store().ListEpochs(trial.id).value();
+    REQUIRE(!epochs.empty());
+    double trial_lowest = *epochs.front().metric;
+    for (const EpochRecord& epoch : epochs) {
+      CHECK(*epoch.metric == doctest::Approx(epoch.val_loss));  // the fake's val_loss, stored as the metric.
+      trial_lowest = std::min(trial_lowest, *epoch.metric);
+    }
+    REQUIRE(trial.metric.has_value());
+    CHECK(*trial.metric == doctest::Approx(trial_lowest));  // a trial's figure is its best (lowest) epoch.
+    if (!lowest || *trial.metric < *lowest) lowest = trial.metric, lowest_index = trial.index;
+  }
+  CHECK(outcome->best_metric == lowest);
+  CHECK(outcome->best_trial_index == lowest_index);
+  CHECK(sweep.store().GetSweep(sweep.config.name)->objective.mode == MetricMode::kMin);
+  // Halving keeps the lowest loss of a rung: a trial promoted past rung 1 had a
+  // rung-1 loss no higher than the median of the trials that stopped there.
+  std::vector<double> stopped_at_1, promoted_at_1;
+  for (const TrialRecord& trial : trials) {
+    std::vector<EpochRecord> epochs = sweep.store().ListEpochs(trial.id).value();
+    (epochs.size() == 1 ? stopped_at_1 : promoted_at_1).push_back(*epochs.front().metric);
+  }
+  REQUIRE(!stopped_at_1.empty());
+  REQUIRE(!promoted_at_1.empty());
+  std::sort(stopped_at_1.begin(), stopped_at_1.end());
+  CHECK(*std::min_element(promoted_at_1.begin(), promoted_at_1.end()) <= stopped_at_1[stopped_at_1.size() / 2]);
+  CHECK(sweep.json_output().find("\"best_metric\"") != std::string::npos);
+}
+
 TEST_CASE("carbon-aware holding starts nothing while the grid is dirty and pauses running trials at an epoch") {
   SweepFixture sweep;
   double t0 = sweep.clock().NowUnixSeconds();

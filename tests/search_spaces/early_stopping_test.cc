@@ -15,7 +15,7 @@ TrialProgress Trial(int64_t id, State state, std::vector<double> accuracy, int t
   TrialProgress trial;
   trial.trial_id = id;
   trial.state = state;
-  trial.val_accuracy = std::move(accuracy);
+  trial.scores = std::move(accuracy);
   trial.target_epoch = target_epoch;
   return trial;
 }
@@ -35,11 +35,11 @@ TEST_CASE("median pruner: stops a trial strictly below the median of finished tr
   EarlyStopDecision below = pruner.ShouldStop(Trial(4, State::kRunning, {0.55}), trials);
   CHECK(below.action == EarlyStopAction::kStop);
   CHECK(below.trial_id == 4);
-  CHECK(below.reason == "stop trial 4 after epoch 1: val accuracy 0.5500 < median 0.6000 of 3 finished trials at epoch 1");
+  CHECK(below.reason == "stop trial 4 after epoch 1: score 0.5500 < median 0.6000 of 3 finished trials at epoch 1");
 
   EarlyStopDecision equal = pruner.ShouldStop(Trial(4, State::kRunning, {0.60}), trials);
   CHECK(equal.action == EarlyStopAction::kContinue);
-  CHECK(equal.reason == "keep trial 4 after epoch 1: val accuracy 0.6000 >= median 0.6000 of 3 finished trials at epoch 1");
+  CHECK(equal.reason == "keep trial 4 after epoch 1: score 0.6000 >= median 0.6000 of 3 finished trials at epoch 1");
 
   // Epoch 2 compares with epoch 2 (median 0.70), not with the trial's own epoch 1.
   CHECK(pruner.ShouldStop(Trial(4, State::kRunning, {0.90, 0.66}), trials).action == EarlyStopAction::kStop);
@@ -84,13 +84,13 @@ TEST_CASE("median pruner: the reference set is finished trials unless asked othe
   EarlyStopDecision decision = MedianPruner(all).ShouldStop(candidate, trials);
   // {0.20, 0.30, 0.50, 0.60, 0.70} -> 0.50
   CHECK(decision.action == EarlyStopAction::kContinue);
-  CHECK(decision.reason == "keep trial 4 after epoch 1: val accuracy 0.5500 >= median 0.5000 of 5 other trials at epoch 1");
+  CHECK(decision.reason == "keep trial 4 after epoch 1: score 0.5500 >= median 0.5000 of 5 other trials at epoch 1");
 }
 
 TEST_CASE("median pruner: a trial whose accuracy is not a number is stopped") {
   EarlyStopDecision decision = MedianPruner().ShouldStop(Trial(4, State::kRunning, {std::nan("")}), FinishedTrio());
   CHECK(decision.action == EarlyStopAction::kStop);
-  CHECK(decision.reason == "stop trial 4 after epoch 1: val accuracy is not a number");
+  CHECK(decision.reason == "stop trial 4 after epoch 1: score is not a number");
 }
 
 TEST_CASE("ASHA: rungs at r * eta^i below the max, then the max") {
@@ -126,7 +126,7 @@ TEST_CASE("ASHA: promotes the best paused trial once its rung has eta trials") {
   CHECK(promote.stop_after_epoch == 3);
   CHECK(promote.rung == 1);
   CHECK(promote.reason ==
-        "promote trial 2 from 1 to 3 epochs: val accuracy 0.8000 at epoch 1 ranks 1 of 3 in rung 0 (top 1 continue)");
+        "promote trial 2 from 1 to 3 epochs: score 0.8000 at epoch 1 ranks 1 of 3 in rung 0 (top 1 continue)");
 
   // Once promoted (running towards epoch 3) it holds the rung's one slot.
   trials[1] = Trial(2, State::kRunning, {0.8}, 3);
@@ -193,8 +193,8 @@ TEST_CASE("ASHA: a scripted sweep makes the hand-traced decisions") {
     TrialProgress& trial = trials[static_cast<size_t>(id)];
     trial.target_epoch = decision.stop_after_epoch;
     // Resumes from its checkpoint: only the new epochs are trained.
-    for (int e = static_cast<int>(trial.val_accuracy.size()) + 1; e <= decision.stop_after_epoch; ++e) {
-      trial.val_accuracy.push_back(kBase[static_cast<size_t>(id)] + 0.01 * e);
+    for (int e = static_cast<int>(trial.scores.size()) + 1; e <= decision.stop_after_epoch; ++e) {
+      trial.scores.push_back(kBase[static_cast<size_t>(id)] + 0.01 * e);
       ++epochs_trained;
     }
     trial.state = decision.stop_after_epoch == 9 ? State::kFinished : State::kPaused;

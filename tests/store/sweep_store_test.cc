@@ -438,6 +438,7 @@ TEST_CASE("a trial goes from reserved to running to finished, and is relaunched 
   TrialOutcome finished;
   finished.best_epoch = 2;
   finished.val_accuracy = 0.81;
+  finished.metric = 0.81;  // the sweep ranks by val_accuracy (the default objective).
   finished.test_accuracy = 0.79;
   finished.seconds = 95;
   finished.steps = 375;
@@ -473,7 +474,7 @@ TEST_CASE("a trial goes from reserved to running to finished, and is relaunched 
   CHECK(summary.trial_count == 2);
   CHECK(summary.trials_by_state[static_cast<int>(TrialState::kFinished)] == 1);
   CHECK(summary.trials_by_state[static_cast<int>(TrialState::kFailed)] == 1);
-  CHECK(summary.best_val_accuracy == 0.81);
+  CHECK(summary.best_metric == 0.81);
   CHECK(summary.best_trial_index == 0);
 }
 
@@ -702,6 +703,71 @@ TEST_CASE("CPU seconds ride with the samples: per trial and component, and per a
   CHECK(store->TrialEnergy(trial)->at(0).cpu_seconds == doctest::Approx(3));  // the trial's history stays.
 }
 
+// What version 4 added, taken away again (the epochs' val_accuracy stays
+// nullable, which older versions read the same).
+constexpr const char* kUndoVersion4 =
+    "DROP INDEX trials_by_sweep_metric; ALTER TABLE trials DROP COLUMN metric; ALTER TABLE epochs DROP COLUMN metric; "
+    "ALTER TABLE sweeps DROP COLUMN metric; ALTER TABLE sweeps DROP COLUMN metric_mode; ";
+
+TEST_CASE("a version 3 store ranks by val_accuracy after the upgrade: trials and epochs get it as their metric") {
+  testing::TempDir dir;
+  std::string path = dir.File("carbonsweep.db");
+  int64_t trial = 0;
+  {
+    auto store = OpenOrDie(path);
+    int64_t sweep_id = CreateOrDie(*store, MakeSweep("old"));
+    trial = InsertOrDie(*store, sweep_id, 0);
+    EpochRecord epoch;
+    epoch.trial_id = trial;
+    epoch.epoch = 1;
+    epoch.val_accuracy = 0.74;
+    REQUIRE(store->RecordEpoch(epoch).ok());
+    TrialOutcome outcome;
+    outcome.val_accuracy = 0.74;
+    REQUIRE(store->FinishTrial(trial, outcome, kT0).ok());
+  }
+  RawExec(path, std::string(kUndoVersion4) + "PRAGMA user_version = 3;");
+
+  auto store = OpenOrDie(path);
+  SweepRecord upgraded = store->GetSweep("old").value();
+  CHECK(upgraded.objective.metric == "val_accuracy");
+  CHECK(upgraded.objective.mode == MetricMode::kMax);
+  CHECK(store->GetTrial(trial)->metric == 0.74);
+  CHECK(store->ListEpochs(trial)->at(0).metric == 0.74);
+  CHECK(store->GetSweepSummary(upgraded.id)->best_metric == 0.74);
+}
+
+TEST_CASE("a sweep that minimises its metric finds its best at the lowest value; epochs need no accuracy") {
+  testing::TempDir dir;
+  auto store = OpenOrDie(dir.File("carbonsweep.db"));
+  SweepRecord sweep = MakeSweep("loss");
+  sweep.objective = Objective{"eval_loss", MetricMode::kMin};
+  int64_t sweep_id = CreateOrDie(*store, sweep);
+  CHECK(store->GetSweep("loss")->objective.metric == "eval_loss");
+  CHECK(store->GetSweep("loss")->objective.mode == MetricMode::kMin);
+  for (int k = 0; k < 3; ++k) {
+    int64_t trial = InsertOrDie(*store, sweep_id, k);
+    EpochRecord epoch;
+    epoch.trial_id = trial;
+    epoch.epoch = 1;
+    epoch.metric = 2.5 - k;  // no val_accuracy: a command's job may report only its loss.
+    REQUIRE(store->RecordEpoch(epoch).ok());
+    CHECK(!store->ListEpochs(trial)->at(0).val_accuracy);
+    TrialOutcome outcome;
+    outcome.metric = k == 1 ? 0.25 : 2.5 - k;
+    REQUIRE(store->FinishTrial(trial, outcome, kT0).ok());
+  }
+  SweepSummary summary = store->GetSweepSummary(sweep_id).value();
+  CHECK(summary.best_metric == 0.25);
+  CHECK(summary.best_trial_index == 1);
+
+  TrialOutcome infinite;
+  infinite.metric = std::numeric_limits<double>::infinity();
+  Status refused = store->FinishTrial(1, infinite, kT0);
+  CHECK(refused.code() == Status::Code::kInvalidArgument);
+  CHECK(Mentions(refused, "metric inf must be finite"));
+}
+
 TEST_CASE("a version 1 store is upgraded in place: everything kept, CPU seconds 0 where nothing measured them") {
   testing::TempDir dir;
   std::string path = dir.File("carbonsweep.db");
@@ -714,8 +780,9 @@ TEST_CASE("a version 1 store is upgraded in place: everything kept, CPU seconds 
   }
   // Make the file exactly what version 1 wrote.
   RawExec(path,
-          "ALTER TABLE power_samples DROP COLUMN cpu_seconds; ALTER TABLE trial_energy DROP COLUMN cpu_seconds; "
-          "ALTER TABLE trials DROP COLUMN attempt_cpu_seconds; DROP TABLE holds; PRAGMA user_version = 1;");
+          std::string(kUndoVersion4) +
+              "ALTER TABLE power_samples DROP COLUMN cpu_seconds; ALTER TABLE trial_energy DROP COLUMN cpu_seconds; "
+              "ALTER TABLE trials DROP COLUMN attempt_cpu_seconds; DROP TABLE holds; PRAGMA user_version = 1;");
   StoreOptions read_only;
   read_only.create_if_missing = false;
   read_only.read_only = true;
@@ -751,7 +818,7 @@ TEST_CASE("a version 2 store keeps its budget in the sweeps row alone after the 
     broken.config_json = "{not json";
     CreateOrDie(*store, broken);
   }
-  RawExec(path, "PRAGMA user_version = 2;");  // what version 2 left: the copy in config_json.
+  RawExec(path, std::string(kUndoVersion4) + "PRAGMA user_version = 2;");  // what version 2 left: the copy in config_json.
 
   auto store = OpenOrDie(path);
   SweepRecord upgraded = store->GetSweep("old").value();
@@ -833,6 +900,7 @@ TEST_CASE("status and resume reads over 10,000 trials are quick and complete") {
       if (k % 2 == 0) {
         TrialOutcome outcome;
         outcome.val_accuracy = 0.5 + k * 1e-5;
+        outcome.metric = outcome.val_accuracy;
         REQUIRE(store->FinishTrial(id, outcome, kT0).ok());
       }
     }
