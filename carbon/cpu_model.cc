@@ -378,16 +378,23 @@ Result<double> LookUpGpuTdpWatts(const std::string& gpu_name) {
   for (const auto& [name, watts] : rows) {
     if (ToLower(name) == wanted) return watts;
   }
-  const std::pair<std::string, double>* match = nullptr;
-  int matches = 0;
-  for (const auto& row : rows) {
-    if (ToLower(row.first).find(wanted) != std::string::npos) {
-      match = &row;
-      ++matches;
+  if (wanted.empty()) return Status::NotFound("GPU name is empty");
+  // A unique prefix ("a100 sxm"), else a unique part of a name ("v100-pcie");
+  // several candidates are listed so the user can pick one.
+  for (bool prefix_only : {true, false}) {
+    std::vector<const std::pair<std::string, double>*> candidates;
+    for (const auto& row : rows) {
+      size_t at = ToLower(row.first).find(wanted);
+      if (prefix_only ? at == 0 : at != std::string::npos) candidates.push_back(&row);
+    }
+    if (candidates.size() == 1) return candidates[0]->second;
+    if (candidates.size() > 1) {
+      std::vector<std::string> names;
+      for (const auto* row : candidates) names.push_back("'" + row->first + "'");
+      return Status::NotFound("GPU '" + gpu_name + "' is ambiguous in mlco2/impact gpus.csv: " + Join(names, ", "));
     }
   }
-  if (matches == 1) return match->second;
-  return Status::NotFound("GPU '" + gpu_name + "' is not (uniquely) in mlco2/impact gpus.csv");
+  return Status::NotFound("GPU '" + gpu_name + "' is not in mlco2/impact gpus.csv");
 }
 
 CpuPowerModel ChooseCpuPowerModel(const MachineInfo& machine, const MeterOptions& options) {

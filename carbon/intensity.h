@@ -40,6 +40,13 @@ struct RegionInfo {
   double grams_per_kwh = 0;
   int year = 0;           // data year; 0 when the source does not say.
   std::string source;     // file and upstream source, one line.
+  // Where it is, for the place search: a cloud region's city, state or
+  // province and country as its impact.csv row gives them (a row without a
+  // state takes the state another row gives the same city); a province or
+  // US state its own name and country; a country its name. Empty: not said.
+  std::string city;
+  std::string state;
+  std::string country;
 };
 
 // Every region, sorted by kind then key.
@@ -47,11 +54,34 @@ const std::vector<RegionInfo>& KnownRegions();
 // Country by ISO alpha-2 ("FR"), alpha-3 ("FRA") or name ("France"); US
 // state ("us:california", "California", "CA-US"? no: "us:ca"); Canadian
 // province ("ca:quebec"); Nordic zone ("SE3"); cloud ("aws:ap-south-1",
-// "gcp:northamerica-northeast1", "azure:canadaeast"). Case-insensitive.
+// "gcp:northamerica-northeast1", "azure:canadaeast"). Case-insensitive; names
+// fold Latin accents ("Québec").
 // NotFound (message lists the nearest names) otherwise.
 Result<RegionInfo> FindRegion(const std::string& query);
-// Up to `limit` known keys/names nearest to `query` (edit distance, prefix).
+// Up to `limit` known keys/names nearest to `query`: the place search's
+// matches first, then by edit distance and prefix.
 std::vector<std::string> SuggestRegions(const std::string& query, size_t limit = 5);
+// One region a place search found, and why it is listed.
+struct RegionMatch {
+  RegionInfo region;
+  std::string why;  // "in Mumbai", "in Quebec", "grid zone of Montreal"; "" for the region named exactly.
+};
+// The regions at a place: `query` read as a city, province or state, or
+// country (case and Latin accents folded: "Montréal" is "montreal"; one typo
+// forgiven in 5 to 7 letters, two beyond: "Mumbay"). The grid zones the
+// place lies in come first (country, province or state), then every cloud
+// region located there; a city brings its province's cloud regions too
+// (Montréal: aws:ca-central-1 and gcp:northamerica-northeast1 in the city,
+// azure:canadaeast in Quebec). Empty when no place is near enough.
+std::vector<RegionMatch> SearchRegionsByPlace(const std::string& query);
+// What `carbonsweep regions QUERY` lists: the region FindRegion names, then
+// the place search's matches; else every region whose key or name contains
+// the query; else FindRegion's NotFound (with the nearest names).
+Result<std::vector<RegionMatch>> LookUpRegions(const std::string& query);
+// One region as `regions --json` lists it (docs/report-json.md): key, name,
+// kind, grams_per_kwh, year (null when the source gives none), source, city,
+// state, country ("" when not said), and "why" when `why` is not empty.
+nlohmann::json RegionJson(const RegionInfo& region, const std::string& why = "");
 // The world average (475 g/kWh, IEA 2019, from carbon_intensity_per_source.json).
 RegionInfo WorldAverage();
 

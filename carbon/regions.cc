@@ -1,7 +1,9 @@
 // The region table, built once from the embedded data files.
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <regex>
+#include <set>
 
 #include "carbon/embedded_data.h"
 #include "carbon/intensity.h"
@@ -49,6 +51,7 @@ void AddCountries(std::vector<RegionInfo>* regions) {
   for (const auto& [iso3, row] : countries.items()) {
     RegionInfo region{iso3, row.value("country_name", iso3), "country"};
     region.year = row.value("year", 0);
+    region.country = region.name;
     // CAF carries 0.0, meaning "no value" (SOURCES.md): weigh its mix instead.
     if (row.contains("carbon_intensity") && row["carbon_intensity"].is_number() &&
         row["carbon_intensity"].get<double>() > 0) {
@@ -75,6 +78,8 @@ void AddUsStates(std::vector<RegionInfo>* regions) {
   for (const auto& [name, row] : states.items()) {
     if (name == "_unit" || name == "usa" || !row.contains("emissions")) continue;
     RegionInfo region{"us:" + Slug(name), TitleCase(name) + ", USA", "us-state"};
+    region.state = TitleCase(name);
+    region.country = "USA";
     region.grams_per_kwh = row["emissions"].get<double>() * kGramsPerKwhPerLbsPerMwh;
     region.year = 2016;  // the file sits in codecarbon's private_infra/2016/ (eGRID 2016).
     region.source = "codecarbon usa_emissions.json (US EPA eGRID 2016, lbs/MWh converted)";
@@ -90,6 +95,8 @@ void AddCanadianProvinces(std::vector<RegionInfo>* regions) {
       {"hydro", "hydroelectricity"}, {"wind", "wind"}, {"solar", "solar"}};
   for (const auto& [name, row] : provinces.items()) {
     RegionInfo region{"ca:" + Slug(name), TitleCase(name) + ", Canada", "ca-province"};
+    region.state = TitleCase(name);
+    region.country = "Canada";
     double grams = 0;
     for (const auto& [share, factor] : mix) grams += row.value(share, 0.0) / 100.0 * factors.value(factor, 0.0);
     region.grams_per_kwh = grams;
@@ -145,10 +152,24 @@ void AddCloudRegions(std::vector<RegionInfo>* regions) {
       region.grams_per_kwh = *grams;
       region.year = table.year;
       region.source = std::string(table.label) + " (" + cell(rows[r], "source") + ")";
+      region.city = cell(rows[r], "city");
+      region.state = cell(rows[r], "state");
+      region.country = country;
       by_key[key] = region;
     }
   }
-  for (auto& [key, region] : by_key) regions->push_back(region);
+  // A row without a state (aws:ca-central-1, Montreal) takes the state
+  // another row gives the same city in the same country (Quebec).
+  std::map<std::string, std::string> state_of_city;
+  for (const auto& [key, region] : by_key) {
+    std::string city = FoldForSearch(region.city) + "|" + FoldForSearch(region.country);
+    if (!region.city.empty() && !region.state.empty() && !state_of_city.count(city)) state_of_city[city] = region.state;
+  }
+  for (auto& [key, region] : by_key) {
+    auto state = state_of_city.find(FoldForSearch(region.city) + "|" + FoldForSearch(region.country));
+    if (region.state.empty() && state != state_of_city.end()) region.state = state->second;
+    regions->push_back(region);
+  }
 }
 
 const std::map<std::string, std::string>& Alpha2ToAlpha3() {
@@ -179,6 +200,36 @@ std::string ShortName(const RegionInfo& region) {
     return region.key.substr(region.key.find(':') + 1);
   }
   return "";
+}
+
+// How far `wanted` (folded) is from a place's name: 0 for the name itself or
+// its first words ("frankfurt" in "Frankfurt am Main"), else the edit
+// distance; SIZE_MAX for an unnamed place.
+size_t PlaceDistance(const std::string& wanted, const std::string& place) {
+  if (place.empty()) return SIZE_MAX;
+  const std::string folded = FoldForSearch(place);
+  if (folded == wanted || folded.rfind(wanted + " ", 0) == 0) return 0;
+  return EditDistance(wanted, folded);
+}
+
+// The grid zones a cloud region lies in: its country, and its province or
+// US state where the tables have one.
+std::vector<RegionInfo> ZonesOf(const RegionInfo& cloud, const std::vector<RegionInfo>& regions) {
+  // Looked up here, not with FindRegion: its suggestions search places again.
+  std::vector<RegionInfo> zones;
+  if (cloud.country.empty()) return zones;
+  const std::string country = FoldForSearch(cloud.country);
+  const char* prefix = country == "usa" ? "us:" : country == "canada" ? "ca:" : nullptr;
+  const std::string state_key = prefix && !cloud.state.empty() ? prefix + Slug(FoldForSearch(cloud.state)) : "";
+  for (const RegionInfo& region : regions) {
+    if (region.kind == "country" && (ToLower(region.key) == country || FoldForSearch(region.name) == country)) {
+      zones.push_back(region);
+    }
+  }
+  for (const RegionInfo& region : regions) {
+    if (!state_key.empty() && region.key == state_key) zones.push_back(region);
+  }
+  return zones;
 }
 
 }  // namespace
@@ -222,10 +273,11 @@ Result<RegionInfo> FindRegion(const std::string& query) {
     }
   }
   if (!found) {
-    found = find_if([&](const RegionInfo& r) { return r.kind == "country" && ToLower(r.name) == wanted; });
+    // Names fold accents too ("Québec", "Curaçao").
+    found = find_if([&](const RegionInfo& r) { return r.kind == "country" && FoldForSearch(r.name) == FoldForSearch(wanted); });
   }
   if (!found) {
-    std::string slug = Slug(wanted);
+    std::string slug = Slug(FoldForSearch(wanted));
     found = find_if([&](const RegionInfo& r) { return !ShortName(r).empty() && ToLower(ShortName(r)) == slug; });
   }
   if (!found && wanted.rfind("us:", 0) == 0 && wanted.size() == 5) {
@@ -246,6 +298,10 @@ Result<RegionInfo> FindRegion(const std::string& query) {
 
 std::vector<std::string> SuggestRegions(const std::string& query, size_t limit) {
   std::string wanted = ToLower(Trim(query));
+  std::vector<std::string> nearest;
+  for (const RegionMatch& match : SearchRegionsByPlace(query)) {
+    if (nearest.size() < limit) nearest.push_back(match.region.key + " (" + match.region.name + ")");
+  }
   std::vector<std::pair<size_t, std::string>> scored;
   for (const RegionInfo& region : KnownRegions()) {
     size_t best = EditDistance(wanted, ToLower(region.key));
@@ -260,13 +316,100 @@ std::vector<std::string> SuggestRegions(const std::string& query, size_t limit) 
   }
   std::stable_sort(scored.begin(), scored.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<std::string> nearest;
   size_t cutoff = std::max<size_t>(2, wanted.size() / 2);
   for (const auto& [distance, name] : scored) {
     if (nearest.size() >= limit || distance > cutoff) break;
-    nearest.push_back(name);
+    if (std::find(nearest.begin(), nearest.end(), name) == nearest.end()) nearest.push_back(name);
   }
   return nearest;
+}
+
+std::vector<RegionMatch> SearchRegionsByPlace(const std::string& query) {
+  const std::string wanted = FoldForSearch(query);
+  if (wanted.size() < 3) return {};
+  const size_t allowed = wanted.size() <= 4 ? 0 : wanted.size() <= 7 ? 1 : 2;
+  const auto& regions = KnownRegions();
+  // The nearest place names: cities of cloud regions, provinces and states,
+  // countries.
+  size_t best = SIZE_MAX;
+  for (const RegionInfo& region : regions) {
+    if (region.kind == "cloud") best = std::min(best, PlaceDistance(wanted, region.city));
+    best = std::min({best, PlaceDistance(wanted, region.state), PlaceDistance(wanted, region.country)});
+  }
+  if (best > allowed) return {};
+  auto near = [&](const std::string& place) { return PlaceDistance(wanted, place) == best; };
+
+  std::vector<RegionMatch> zones, clouds;
+  std::set<std::string> keys;
+  auto add = [&keys](std::vector<RegionMatch>* to, const RegionInfo& region, const std::string& why) {
+    if (keys.insert(region.key).second) to->push_back({region, why});
+  };
+  // Provinces and states named by the query, and those of the cities it names.
+  std::set<std::string> states;
+  for (const RegionInfo& region : regions) {
+    if (near(region.state) || (region.kind == "cloud" && near(region.city) && !region.state.empty())) {
+      states.insert(FoldForSearch(region.state));
+    }
+  }
+  for (const RegionInfo& region : regions) {
+    if (region.kind == "cloud") continue;
+    if (near(region.country) && region.kind == "country") add(&zones, region, "country");
+    if (states.count(FoldForSearch(region.state)) && !region.state.empty()) add(&zones, region, "province or state");
+  }
+  for (const RegionInfo& region : regions) {
+    if (region.kind != "cloud") continue;
+    std::string why;
+    if (near(region.city)) {
+      why = "in " + region.city;
+    } else if (!region.state.empty() && states.count(FoldForSearch(region.state))) {
+      why = "in " + region.state;
+    } else if (near(region.country)) {
+      why = "in " + region.country;
+    } else {
+      continue;
+    }
+    add(&clouds, region, why);
+    if (why != "in " + region.country) {
+      for (const RegionInfo& zone : ZonesOf(region, regions)) add(&zones, zone, "grid zone of " + why.substr(3));
+    }
+  }
+  std::stable_sort(zones.begin(), zones.end(), [](const RegionMatch& a, const RegionMatch& b) {
+    return KindOrder(a.region.kind) < KindOrder(b.region.kind);
+  });
+  zones.insert(zones.end(), clouds.begin(), clouds.end());
+  return zones;
+}
+
+Result<std::vector<RegionMatch>> LookUpRegions(const std::string& query) {
+  std::vector<RegionMatch> found;
+  std::set<std::string> keys;
+  auto add = [&](const RegionInfo& region, const std::string& why) {
+    if (keys.insert(region.key).second) found.push_back({region, why});
+  };
+  Result<RegionInfo> named = FindRegion(query);
+  if (named.ok()) add(*named, "");
+  for (const RegionMatch& match : SearchRegionsByPlace(query)) add(match.region, match.why);
+  if (!found.empty()) return found;
+  const std::string wanted = FoldForSearch(query);
+  if (!wanted.empty()) {
+    for (const RegionInfo& region : KnownRegions()) {
+      if (FoldForSearch(region.key).find(wanted) != std::string::npos ||
+          FoldForSearch(region.name).find(wanted) != std::string::npos) {
+        add(region, "name contains '" + query + "'");
+      }
+    }
+  }
+  if (found.empty()) return named.status();
+  return found;
+}
+
+nlohmann::json RegionJson(const RegionInfo& region, const std::string& why) {
+  nlohmann::json json = {{"key", region.key},     {"name", region.name},   {"kind", region.kind},
+                         {"grams_per_kwh", region.grams_per_kwh},          {"source", region.source},
+                         {"city", region.city},   {"state", region.state}, {"country", region.country}};
+  json["year"] = region.year > 0 ? nlohmann::json(region.year) : nlohmann::json(nullptr);
+  if (!why.empty()) json["why"] = why;
+  return json;
 }
 
 RegionInfo WorldAverage() {

@@ -101,18 +101,59 @@ std::vector<std::vector<std::string>> ParseCsv(const std::string& text, std::vec
 }
 
 size_t EditDistance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  // Optimal string alignment: Levenshtein plus adjacent transpositions
+  // ("inida" is one typo from "india"), three rows of the matrix.
+  std::vector<size_t> before(b.size() + 1), previous(b.size() + 1), row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) previous[j] = j;
   for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
     row[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
-      size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
+      row[j] = std::min({previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) row[j] = std::min(row[j], before[j - 2] + 1);
     }
+    before.swap(previous);
+    previous.swap(row);
   }
-  return row[b.size()];
+  return previous[b.size()];
+}
+
+std::string FoldForSearch(const std::string& text) {
+  // Base letters of U+00C0..U+00FF and U+0100..U+017F, one per code point
+  // ('*': kept as is).
+  static const char kLatin1[] = "AAAAAAACEEEEIIIIDNOOOOO*OUUUUYT*aaaaaaaceeeeiiiidnooooo*ouuuuyty";
+  static const char kLatinExtendedA[] =
+      "AaAaAaCcCcCcCcDdDdEeEeEeEeEeGgGgGgGgHhHhIiIiIiIiIiJjJjKkkLlLlLlLlLlNnNnNnnNnOoOoOoOoRrRrRrSsSsSsSsTtTtTtUuUuUuUuUuUuWwYyYZzZzZzs";
+  std::string folded;
+  auto append = [&folded](char c) {
+    if (c == '-' || c == '_' || c == '.' || std::isspace(static_cast<unsigned char>(c))) c = ' ';
+    if (c == ' ' && (folded.empty() || folded.back() == ' ')) return;
+    folded += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    unsigned char lead = static_cast<unsigned char>(text[i]);
+    if (lead >= 0xC3 && lead <= 0xC5 && i + 1 < text.size()) {
+      unsigned char next = static_cast<unsigned char>(text[i + 1]);
+      if ((next & 0xC0) == 0x80) {
+        unsigned code_point = ((lead & 0x1Fu) << 6) | (next & 0x3Fu);
+        char base = '*';
+        if (code_point >= 0xC0 && code_point <= 0xFF) base = kLatin1[code_point - 0xC0];
+        if (code_point >= 0x100 && code_point <= 0x17F) base = kLatinExtendedA[code_point - 0x100];
+        if (code_point == 0xDF) {  // ß
+          folded += "ss";
+          ++i;
+          continue;
+        }
+        if (base != '*') {
+          append(base);
+          ++i;
+          continue;
+        }
+      }
+    }
+    append(text[i]);
+  }
+  while (!folded.empty() && folded.back() == ' ') folded.pop_back();
+  return folded;
 }
 
 }  // namespace cs

@@ -23,7 +23,12 @@ std::string StripBom(std::string text);
 // (1-based, where the record starts) when given. Blank lines are skipped.
 std::vector<std::vector<std::string>> ParseCsv(const std::string& text,
                                                std::vector<int>* line_numbers = nullptr);
-// Levenshtein distance, for suggestions.
+// Edit distance with adjacent transpositions (optimal string alignment),
+// for suggestions and the place search.
 size_t EditDistance(const std::string& a, const std::string& b);
+// `text` as a place search compares it: lower case, the accents of Latin
+// letters (U+00C0..U+017F) dropped ("Montréal" -> "montreal", "ß" -> "ss"),
+// '-', '_' and '.' read as spaces, runs of spaces made one, trimmed.
+std::string FoldForSearch(const std::string& text);
 
 }  // namespace cs

@@ -1,4 +1,5 @@
 // `carbonsweep compare A B [C ...]`: sweeps side by side (report/compare.h).
+#include <algorithm>
 #include <iostream>
 
 #include "cli/command.h"
@@ -18,18 +19,24 @@ int RunCompareCommand(const std::vector<std::string>& args) {
       "db", po::value<std::string>()->default_value("carbonsweep.db"), "the store file")(
       "html", po::value<std::string>()->default_value(""), "also write the comparison page to FILE")(
       "force", po::bool_switch(), "compare sweeps of different tasks or data anyway")(
+      "json", po::bool_switch(), "JSON instead of the table (docs/report-json.md)")(
       "within", po::value<double>()->default_value(0.5),
       "accuracy points: report the CO2 each sweep needed to come this close to the best");
   po::positional_options_description positional;
   positional.add("sweeps", -1);
   po::variables_map vm;
   int exit_code = 0;
-  if (!ParseCommandLine("compare", "A B [C ...] [--db FILE] [--html FILE] [--force]", options, &positional, args, &vm,
+  if (!ParseCommandLine("compare", "A B [C ...] [--db FILE] [--html FILE] [--force] [--json]", options, &positional, args, &vm,
                         &exit_code)) {
     return exit_code;
   }
   std::vector<std::string> names = vm["sweeps"].as<std::vector<std::string>>();
   if (names.size() < 2) return ReportError("compare", ExitCode::kBadInput, "give at least two sweep names");
+  for (size_t i = 1; i < names.size(); ++i) {
+    if (std::find(names.begin(), names.begin() + i, names[i]) != names.begin() + i) {
+      return ReportError("compare", ExitCode::kBadInput, "sweep '" + names[i] + "' is given twice");
+    }
+  }
   double within = vm["within"].as<double>();
   if (!(within >= 0)) return ReportError("compare", ExitCode::kBadInput, "--within: must be zero or more points");
   const std::string& html = vm["html"].as<std::string>();
@@ -52,11 +59,15 @@ int RunCompareCommand(const std::vector<std::string>& args) {
   if (vm["force"].as<bool>()) compare_options.comparability = CompareOptions::Comparability::kForce;
   Result<Comparison> comparison = CompareSweeps(std::move(reports), compare_options);
   if (!comparison.ok()) return ReportError("compare", comparison.status());
-  std::cout << RenderComparisonTerminal(*comparison) << std::flush;
+  if (vm["json"].as<bool>()) {
+    std::cout << ComparisonJson(*comparison).dump(2) << "\n";
+  } else {
+    std::cout << RenderComparisonTerminal(*comparison) << std::flush;
+  }
   if (!html.empty()) {
     Status written = WriteFileAtomic(html, RenderComparisonHtml(*comparison));
     if (!written.ok()) return ReportError("compare", written);
-    std::cout << "wrote " << html << "\n";
+    (vm["json"].as<bool>() ? std::cerr : std::cout) << "wrote " << html << "\n";
   }
   return static_cast<int>(ExitCode::kOk);
 }

@@ -138,13 +138,14 @@ int RunEstimateCommand(const std::vector<std::string>& args) {
       "gpu", po::value<std::string>()->default_value(""), "no calibration: GPU model for its TDP, e.g. \"A100 PCIe\"")(
       "gpus", po::value<int>()->default_value(1), "no calibration: number of such GPUs")(
       "tdp-watts", po::value<double>(), "no calibration: the hardware's summed TDP in watts")(
-      "hours-per-trial", po::value<double>()->default_value(0), "no calibration: hours one trial runs");
+      "hours-per-trial", po::value<double>()->default_value(0), "no calibration: hours one trial runs")(
+      "json", po::bool_switch(), "JSON instead of the table (docs/report-json.md)");
   AddCarbonFlags(&options, kGridFlags);
   po::variables_map vm;
   int exit_code = 0;
   if (!ParseCommandLine("estimate",
                         "[--space S --strategy random|grid --trials N | --budget X] [--region R | --intensity G] "
-                        "[--calibration SWEEP|FILE | --gpu NAME --hours-per-trial H]",
+                        "[--calibration SWEEP|FILE | --gpu NAME --hours-per-trial H] [--json]",
                         options, nullptr, args, &vm, &exit_code)) {
     return exit_code;
   }
@@ -191,6 +192,9 @@ int RunEstimateCommand(const std::vector<std::string>& args) {
     if (!strategy.ok()) return ReportError("estimate", strategy.status());
     request.trials = (*strategy)->GridSize();
   }
+  // Before the calibration trial (about 10 s): a request that plans nothing fails now.
+  Status plan = CheckEstimatePlan(request);
+  if (!plan.ok()) return ReportError("estimate", plan);
 
   const IntensityOptions& intensity_options = carbon->intensity;
   Result<std::shared_ptr<const IntensityProvider>> intensity = MakeIntensityProvider(intensity_options);
@@ -247,7 +251,11 @@ int RunEstimateCommand(const std::vector<std::string>& args) {
   }
   Result<SweepEstimate> estimate = EstimateSweep(request);
   if (!estimate.ok()) return ReportError("estimate", estimate.status());
-  std::cout << RenderEstimate(*estimate) << std::flush;
+  if (vm["json"].as<bool>()) {
+    std::cout << EstimateJson(*estimate).dump(2) << "\n";
+  } else {
+    std::cout << RenderEstimate(*estimate) << std::flush;
+  }
   return static_cast<int>(ExitCode::kOk);
 }
 

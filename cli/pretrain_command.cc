@@ -8,6 +8,7 @@
 #include "cli/carbon_flags.h"
 #include "cli/command.h"
 #include "cli/self_meter.h"
+#include "common/files.h"
 #include "common/units.h"
 #include "trials/dataset.h"
 #include "trials/pretrain.h"
@@ -56,6 +57,7 @@ int RunPretrainCommand(const std::vector<std::string>& args) {
       "checkpoint-minutes", po::value<double>()->default_value(defaults.checkpoint_seconds / 60.0),
       "minutes between checkpoints")(
       "resume", "continue the checkpoint in <out>/checkpoint")(
+      "force", "write over a backbone already in --out (the default models/backbone is the bundled one)")(
       "init-from", po::value<std::string>()->default_value(""),
       "continue pre-training this finished backbone directory (its vocab, shape, weights and "
       "masked-LM head), e.g. models/backbone for more steps")(
@@ -64,12 +66,22 @@ int RunPretrainCommand(const std::vector<std::string>& args) {
   AddCarbonFlags(&options, kGridFlags);
   po::variables_map vm;
   int exit_code = 0;
-  if (!ParseCommandLine("pretrain", "--out DIR (--minutes M | --steps N) [--resume] [options]", options, nullptr,
+  if (!ParseCommandLine("pretrain", "--out DIR (--minutes M | --steps N) [--resume] [--force] [options]", options, nullptr,
                         args, &vm, &exit_code)) {
     return exit_code;
   }
   PretrainOptions pretrain = defaults;
   pretrain.out_dir = vm["out"].as<std::string>();
+  // The default --out is the committed backbone: never replaced by accident.
+  if (!vm.count("force") && !vm.count("resume")) {
+    for (const char* file : {"backbone.json", "encoder.pt"}) {
+      if (FileExists(pretrain.out_dir + "/" + file)) {
+        return ReportError("pretrain", ExitCode::kBadInput,
+                           "--out " + pretrain.out_dir + ": already holds a backbone (" + file +
+                               "); pass --force to overwrite it, or give another --out");
+      }
+    }
+  }
   pretrain.minutes = vm["minutes"].as<double>();
   pretrain.steps = vm["steps"].as<int64_t>();
   pretrain.vocab_size = vm["vocab-size"].as<int>();

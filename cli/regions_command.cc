@@ -1,7 +1,11 @@
 // `carbonsweep regions [QUERY]`: the grid carbon intensities carbonsweep
-// knows, with year and source; an unknown QUERY gets the nearest names.
+// knows, with year and source; QUERY may be a region, or a city, province or
+// state, or country (LookUpRegions: the place's grid zones and the cloud
+// regions there); an unknown QUERY gets the nearest names.
 #include <cstdio>
 #include <iostream>
+
+#include <nlohmann/json.hpp>
 
 #include "carbon/intensity.h"
 #include "cli/command.h"
@@ -10,16 +14,14 @@
 namespace cs {
 namespace {
 
-std::string Lower(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
-void PrintRegion(const RegionInfo& region) {
+void PrintRegion(const RegionMatch& match) {
+  const RegionInfo& region = match.region;
   const std::string intensity = StringPrintf("%8.1f", region.grams_per_kwh);
   std::string year = region.year > 0 ? std::to_string(region.year) : "n/a ";
   std::string key = region.key + std::string(region.key.size() < 30 ? 30 - region.key.size() : 1, ' ');
-  std::cout << key << intensity << "  " << year << "  " << region.name << " — " << region.source << "\n";
+  std::cout << key << intensity << "  " << year << "  " << region.name << " — " << region.source;
+  if (!match.why.empty()) std::cout << " [" << match.why << "]";
+  std::cout << "\n";
 }
 
 }  // namespace
@@ -27,47 +29,46 @@ void PrintRegion(const RegionInfo& region) {
 int RunRegionsCommand(const std::vector<std::string>& args) {
   namespace po = boost::program_options;
   po::options_description options("regions options");
-  options.add_options()("query", po::value<std::string>(), "a region, or part of a name, to look up")(
-      "kind", po::value<std::string>(), "only this kind: country, us-state, ca-province, nordic-zone, cloud");
+  options.add_options()("query", po::value<std::string>(),
+                        "a region, or a city, province, state or country (accents and small typos forgiven)")(
+      "kind", po::value<std::string>(), "only this kind: country, us-state, ca-province, nordic-zone, cloud")(
+      "json", po::bool_switch(), "JSON instead of the table (docs/report-json.md)");
   po::positional_options_description positional;
   positional.add("query", 1);
   po::variables_map vm;
   int exit_code = 0;
-  if (!ParseCommandLine("regions", "[QUERY] [--kind KIND]", options, &positional, args, &vm, &exit_code)) {
+  if (!ParseCommandLine("regions", "[QUERY] [--kind KIND] [--json]", options, &positional, args, &vm, &exit_code)) {
     return exit_code;
   }
   std::string kind = vm.count("kind") ? vm["kind"].as<std::string>() : "";
   std::string query = vm.count("query") ? vm["query"].as<std::string>() : "";
 
-  std::vector<RegionInfo> shown;
+  std::vector<RegionMatch> found;
   if (!query.empty()) {
-    auto exact = FindRegion(query);
-    if (exact.ok()) {
-      shown.push_back(*exact);
-    } else {
-      // Otherwise every region whose key or name contains the query.
-      for (const RegionInfo& region : KnownRegions()) {
-        if (Lower(region.key).find(Lower(query)) != std::string::npos ||
-            Lower(region.name).find(Lower(query)) != std::string::npos) {
-          shown.push_back(region);
-        }
-      }
-      if (shown.empty()) return ReportError("regions", exact.status());
-    }
+    Result<std::vector<RegionMatch>> looked_up = LookUpRegions(query);
+    if (!looked_up.ok()) return ReportError("regions", looked_up.status());
+    found = std::move(*looked_up);
   } else {
-    shown = KnownRegions();
+    for (const RegionInfo& region : KnownRegions()) found.push_back({region, ""});
   }
-  std::cout << "region (--region)                gCO2e/kWh  year  name — source\n";
-  size_t printed = 0;
-  for (const RegionInfo& region : shown) {
-    if (!kind.empty() && region.kind != kind) continue;
-    PrintRegion(region);
-    ++printed;
+  std::vector<RegionMatch> shown;
+  for (const RegionMatch& match : found) {
+    if (kind.empty() || match.region.kind == kind) shown.push_back(match);
   }
-  if (printed == 0) {
+  if (shown.empty()) {
     return ReportError("regions", ExitCode::kBadInput, "--kind '" + kind + "': no region of that kind matches");
   }
   RegionInfo world = WorldAverage();
+  if (vm["json"].as<bool>()) {
+    nlohmann::json json = {{"regions_version", 1}, {"regions", nlohmann::json::array()},
+                           {"world_average", RegionJson(world)}};
+    json["query"] = query.empty() ? nlohmann::json(nullptr) : nlohmann::json(query);
+    for (const RegionMatch& match : shown) json["regions"].push_back(RegionJson(match.region, match.why));
+    std::cout << json.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "region (--region)                gCO2e/kWh  year  name — source\n";
+  for (const RegionMatch& match : shown) PrintRegion(match);
   std::cout << "\nWith no --region, --intensity or --intensity-file: the world average, "
             << world.grams_per_kwh << " gCO2e/kWh (" << world.year << "), reported as ASSUMED.\n"
             << "Sources and licences: carbon/data/SOURCES.md.\n";

@@ -4,7 +4,9 @@
 #include <iostream>
 
 #include "cli/command.h"
+#include "cli/store_access.h"
 #include "cli/sweep_session.h"
+#include "common/text.h"
 #include "common/units.h"
 #include "orchestrator/session.h"
 
@@ -42,6 +44,19 @@ int RunResumeCommand(const std::vector<std::string>& args) {
   if (vm.count("parallel")) overrides.parallel = vm["parallel"].as<int>();
   if (vm.count("threads")) overrides.total_threads = vm["threads"].as<int>();
   std::string name = vm["name"].as<std::string>();
+  // A spent budget without a new one: nothing may run, so nothing is
+  // recorded (no skipped trial per call). An unknown sweep or an unreadable
+  // store is left to ResumeSweep, which reports it.
+  if (!overrides.budget_grams_co2e) {
+    Result<std::unique_ptr<SweepStore>> store = OpenStoreForReading(vm["db"].as<std::string>());
+    Result<SweepRecord> sweep = store.ok() ? (*store)->GetSweep(name) : Result<SweepRecord>(store.status());
+    Result<SweepSummary> summary = sweep.ok() ? (*store)->GetSweepSummary(sweep->id) : Result<SweepSummary>(sweep.status());
+    std::optional<std::string> spent = summary.ok() ? BudgetSpentReason(*summary) : std::nullopt;
+    if (spent) {
+      std::cerr << "carbonsweep resume: " << EscapeForTerminal(*spent) << "\n";
+      return static_cast<int>(ExitCode::kBudgetSpent);
+    }
+  }
   return RunSweepSession("resume", vm,
                          [&](const SessionOptions& session) { return ResumeSweep(name, overrides, session); });
 }

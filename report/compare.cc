@@ -41,6 +41,13 @@ std::string ComparabilityProblem(const SweepReport& a, const SweepReport& b) {
 
 Result<Comparison> CompareSweeps(std::vector<SweepReport> reports, const CompareOptions& options) {
   if (reports.size() < 2) return Status::InvalidArgument("compare: needs at least two sweeps");
+  for (size_t i = 1; i < reports.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (reports[i].sweep.id == reports[j].sweep.id) {
+        return Status::InvalidArgument("compare: sweep '" + reports[i].sweep.name + "' is given twice");
+      }
+    }
+  }
   Comparison comparison;
   comparison.within_points = options.within_points;
   for (size_t i = 1; i < reports.size(); ++i) {
@@ -199,6 +206,40 @@ std::string RenderComparisonHtml(const Comparison& comparison) {
           "</figure>\n<figure id=\"plot-trials\">" +
           RenderSvgPlot(scatter_plot) + "<figcaption>One point per trial with an accuracy.</figcaption></figure>\n</div>\n";
   return HtmlPage("carbonsweep compare: " + names, body);
+}
+
+nlohmann::json ComparisonJson(const Comparison& comparison) {
+  auto optional = [](const auto& value) { return value ? nlohmann::json(*value) : nlohmann::json(nullptr); };
+  nlohmann::json sweeps = nlohmann::json::array();
+  for (const ComparisonRow& row : comparison.rows) {
+    sweeps.push_back({{"name", row.name},
+                      {"strategy", row.strategy},
+                      {"trials", row.trials},
+                      {"trials_launched", row.trials_launched},
+                      {"best_val_accuracy", optional(row.best_accuracy)},
+                      {"grams_co2e", row.grams_co2e},
+                      {"joules", row.joules},
+                      {"wall_seconds", row.wall_seconds},
+                      {"grams_co2e_to_target", optional(row.grams_to_target)},
+                      {"trial_to_target", optional(row.trial_to_target)},
+                      {"grid_size", optional(row.grid_size)}});
+  }
+  nlohmann::json baseline = nullptr;
+  if (comparison.baseline) {
+    baseline = {{"method", comparison.baseline->method},
+                {"val_accuracy", comparison.baseline->val_accuracy},
+                {"test_accuracy", comparison.baseline->test_accuracy},
+                {"seconds", comparison.baseline->seconds},
+                {"joules", comparison.baseline->joules},
+                {"grams_co2e", comparison.baseline->grams_co2e}};
+  }
+  return {{"compare_version", 1},
+          {"sweeps", sweeps},
+          {"best_val_accuracy", optional(comparison.best_accuracy)},
+          {"target_val_accuracy", optional(comparison.target_accuracy)},
+          {"within_points", comparison.within_points},
+          {"baseline", baseline},
+          {"warnings", comparison.warnings}};
 }
 
 }  // namespace cs

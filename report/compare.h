@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "common/status.h"
 #include "report/sweep_report.h"
 
@@ -60,5 +62,8 @@ Result<Comparison> CompareSweeps(std::vector<SweepReport> reports, const Compare
 
 std::string RenderComparisonTerminal(const Comparison& comparison);
 std::string RenderComparisonHtml(const Comparison& comparison);
+// `compare --json` (docs/report-json.md, "compare --json"): one object per
+// sweep in the order given, the best and target accuracy, the baseline.
+nlohmann::json ComparisonJson(const Comparison& comparison);
 
 }  // namespace cs

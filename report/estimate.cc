@@ -105,11 +105,16 @@ PerExampleEnergy CalibrationFromMeasurement(double joules, double examples, doub
   return FromPerExample({examples > 0 ? joules / examples : 0}, examples, pue, source);
 }
 
-Result<SweepEstimate> EstimateSweep(const EstimateRequest& request) {
+Status CheckEstimatePlan(const EstimateRequest& request) {
   if (!request.trials && !request.budget_grams_co2e) {
-    return Status::InvalidArgument("estimate: give the number of trials (--trials, or a grid space) or a --budget");
+    return Status::InvalidArgument("give the number of trials (--trials, or --strategy grid) or a --budget");
   }
-  if (request.trials && *request.trials <= 0) return Status::InvalidArgument("estimate: --trials must be positive");
+  if (request.trials && *request.trials <= 0) return Status::InvalidArgument("--trials must be positive");
+  return Status::Ok();
+}
+
+Result<SweepEstimate> EstimateSweep(const EstimateRequest& request) {
+  CS_RETURN_IF_ERROR(CheckEstimatePlan(request));
   if (!(request.grams_per_kwh > 0)) return Status::InvalidArgument("estimate: the grid intensity must be positive");
   CS_RETURN_IF_ERROR(CheckPue(request.pue));
   SweepEstimate estimate;
@@ -190,6 +195,26 @@ std::string RenderEstimate(const SweepEstimate& estimate) {
   out += "How:\n";
   for (const std::string& line : estimate.how) out += "  " + line + "\n";
   return out;
+}
+
+nlohmann::json EstimateJson(const SweepEstimate& estimate) {
+  auto range = [](const double* values) {
+    return nlohmann::json{{"low", values[0]}, {"typical", values[1]}, {"high", values[2]}};
+  };
+  nlohmann::json json = {
+      {"estimate_version", 1},
+      {"method", estimate.method == SweepEstimate::Method::kMeasured ? "measured" : "tdp"},
+      {"per_trial", {{"joules", range(estimate.trial_joules)}, {"grams_co2e", range(estimate.trial_grams_co2e)}}},
+      {"how", estimate.how}};
+  json["trials"] = estimate.trials ? nlohmann::json(*estimate.trials) : nullptr;
+  json["total"] = estimate.trials ? nlohmann::json{{"joules", range(estimate.total_joules)},
+                                                   {"grams_co2e", range(estimate.total_grams_co2e)}}
+                                  : nlohmann::json(nullptr);
+  json["budget_trials"] = estimate.budget_trials_at_least && estimate.budget_trials_at_most
+                              ? nlohmann::json{{"at_least", *estimate.budget_trials_at_least},
+                                               {"at_most", *estimate.budget_trials_at_most}}
+                              : nlohmann::json(nullptr);
+  return json;
 }
 
 }  // namespace cs

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "common/status.h"
 #include "store/sweep_store.h"
 
@@ -77,10 +79,19 @@ struct SweepEstimate {
   std::vector<std::string> how;
 };
 
+// InvalidArgument when the request plans nothing (no trials and no budget)
+// or a trial count below 1. Cheap: `estimate` checks it before it measures
+// anything (the live calibration takes about 10 s).
+Status CheckEstimatePlan(const EstimateRequest& request);
+
 // InvalidArgument naming the missing input (neither a measurement nor TDP
 // and hours; no trials and no budget; a non-positive intensity).
 Result<SweepEstimate> EstimateSweep(const EstimateRequest& request);
 
 std::string RenderEstimate(const SweepEstimate& estimate);
+// `estimate --json` (docs/report-json.md, "estimate --json"): method,
+// per-trial and total joules and grams as {low, typical, high}, the trials
+// a budget buys, and how the figures were obtained.
+nlohmann::json EstimateJson(const SweepEstimate& estimate);
 
 }  // namespace cs

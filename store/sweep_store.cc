@@ -14,6 +14,7 @@
 
 #include "common/files.h"
 #include "common/text.h"
+#include "common/units.h"
 #include "store/schema.h"
 #include "store/sqlite_db.h"
 
@@ -1096,6 +1097,16 @@ Result<std::vector<BaselineRecord>> SweepStore::ListBaselines(const std::string&
                                              " FROM baselines WHERE ?1 = '' OR task_checksum = ?1 "
                                              "ORDER BY created_at DESC, id DESC",
                                          ReadBaseline, task_checksum);
+}
+
+std::optional<std::string> BudgetSpentReason(const SweepSummary& summary) {
+  const double budget = summary.sweep.budget_grams_co2e;
+  const double spent = summary.spend.total.grams_co2e;
+  const int64_t open = summary.trials_by_state[static_cast<int>(TrialState::kReserved)] +
+                       summary.trials_by_state[static_cast<int>(TrialState::kRunning)];
+  if (!(budget > 0) || spent < budget || open > 0) return std::nullopt;
+  return "budget spent: pass --budget to extend (sweep '" + summary.sweep.name + "' spent " + FormatGrams(spent) +
+         " of its " + FormatGrams(budget) + " CO2e budget)";
 }
 
 }  // namespace cs

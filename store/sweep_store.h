@@ -209,6 +209,12 @@ struct SweepSummary {
   std::optional<int64_t> best_trial_index;  // k of that trial.
 };
 
+// Why resuming `summary`'s sweep without a new budget could do nothing: its
+// recorded spend has reached its (positive) budget and no trial is open
+// (reserved or running trials are left for recovery to settle). One line
+// naming the sweep and the figures; nullopt when resuming may go on.
+std::optional<std::string> BudgetSpentReason(const SweepSummary& summary);
+
 // One trial of a sweep. Nullable columns are std::optional.
 struct TrialRecord {
   int64_t id = 0;        // store-wide trial id.

@@ -1,10 +1,12 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
 #include "carbon/equivalents.h"
 #include "carbon/intensity.h"
+#include "carbon/text_util.h"
 #include "common/units.h"
 #include "tests/testing/temp_dir.h"
 
@@ -77,6 +79,90 @@ TEST_CASE("unknown regions get the nearest names") {
   REQUIRE(!nearest.empty());
   CHECK(nearest[0].find("FRA") != std::string::npos);
   CHECK(SuggestRegions("zzzzzzzzzzzzzzzzzzzz").empty());
+}
+
+// The keys of `matches`, in order.
+std::vector<std::string> KeysOf(const std::vector<RegionMatch>& matches) {
+  std::vector<std::string> keys;
+  for (const RegionMatch& match : matches) keys.push_back(match.region.key);
+  return keys;
+}
+
+bool Has(const std::vector<std::string>& keys, const std::string& key) {
+  return std::find(keys.begin(), keys.end(), key) != keys.end();
+}
+
+TEST_CASE("place names fold case, Latin accents and punctuation") {
+  CHECK(FoldForSearch("Montréal") == "montreal");
+  CHECK(FoldForSearch("  SÃO   Paulo ") == "sao paulo");
+  CHECK(FoldForSearch("Zürich") == "zurich");
+  CHECK(FoldForSearch("Łódź") == "lodz");
+  CHECK(FoldForSearch("Straße") == "strasse");
+  CHECK(FoldForSearch("St. Ghislain") == "st ghislain");
+  CHECK(FoldForSearch("Montr\xC3") == "montr\xC3");  // a cut-off sequence is kept as is
+}
+
+TEST_CASE("a city lists its grid zones and the cloud regions there and in its province") {
+  auto montreal = KeysOf(SearchRegionsByPlace("Montréal"));
+  REQUIRE(montreal.size() >= 5);
+  CHECK(montreal[0] == "CAN");  // zones first
+  CHECK(Has(montreal, "ca:quebec"));
+  CHECK(Has(montreal, "aws:ca-central-1"));  // its row has no state: Quebec from the gcp row
+  CHECK(Has(montreal, "gcp:northamerica-northeast1"));
+  CHECK(Has(montreal, "azure:canadaeast"));  // Quebec City, same province
+  CHECK(!Has(montreal, "azure:canadacentral"));  // Toronto
+  CHECK(!Has(montreal, "us:montana"));
+  CHECK(KeysOf(SearchRegionsByPlace("MONTREAL")) == montreal);
+
+  auto mumbai = SearchRegionsByPlace("Mumbay");  // one typo
+  auto keys = KeysOf(mumbai);
+  REQUIRE(!keys.empty());
+  CHECK(keys[0] == "IND");
+  CHECK(mumbai[0].why == "grid zone of Mumbai");
+  for (const char* key : {"aws:ap-south-1", "azure:westindia", "gcp:asia-south1"}) CHECK(Has(keys, key));
+  CHECK(!Has(keys, "CUB"));
+  CHECK(!Has(keys, "gcp:asia-south2"));  // Delhi
+}
+
+TEST_CASE("a province, a state or a country lists the cloud regions located there") {
+  auto quebec = KeysOf(SearchRegionsByPlace("quebec"));
+  CHECK(Has(quebec, "ca:quebec"));
+  CHECK(Has(quebec, "azure:canadaeast"));
+  CHECK(Has(quebec, "aws:ca-central-1"));
+
+  auto india = KeysOf(SearchRegionsByPlace("Inida"));  // a transposition is one typo
+  REQUIRE(!india.empty());
+  CHECK(india[0] == "IND");
+  CHECK(Has(india, "gcp:asia-south2"));
+  CHECK(Has(india, "azure:southindia"));
+
+  CHECK(Has(KeysOf(SearchRegionsByPlace("frankfurt")), "aws:eu-central-1"));  // "Frankfurt am Main"
+  CHECK(SearchRegionsByPlace("zzzzzz").empty());
+  CHECK(SearchRegionsByPlace("fr").empty());  // too short to be a place
+}
+
+TEST_CASE("regions QUERY: the named region, then the place's, then names containing it") {
+  auto quebec = LookUpRegions("Québec");
+  REQUIRE(quebec.ok());
+  CHECK(quebec->at(0).region.key == "ca:quebec");
+  CHECK(Has(KeysOf(*quebec), "azure:canadaeast"));
+
+  auto key = LookUpRegions("aws:ap-south-1");
+  REQUIRE(key.ok());
+  CHECK(KeysOf(*key) == std::vector<std::string>{"aws:ap-south-1"});
+
+  auto part = LookUpRegions("northeast");
+  REQUIRE(part.ok());
+  CHECK(Has(KeysOf(*part), "gcp:northamerica-northeast1"));
+
+  auto none = LookUpRegions("Atlantis");
+  REQUIRE(!none.ok());
+  CHECK(none.status().message().find("unknown region 'Atlantis'") == 0);
+
+  // --region's suggestions start with the place search.
+  auto wrong = FindRegion("Mumbay");
+  REQUIRE(!wrong.ok());
+  CHECK(wrong.status().message().find("nearest: IND (India), aws:ap-south-1") != std::string::npos);
 }
 
 TEST_CASE("every region has an intensity, a source and a unique key") {

@@ -234,6 +234,24 @@ TEST_CASE("GPU TDPs with the swapped V100 rows corrected") {
   CHECK(!LookUpGpuTdpWatts("GTX 750").ok());
 }
 
+TEST_CASE("a GPU by a unique prefix, any case; an ambiguous name lists its candidates") {
+  CHECK(LookUpGpuTdpWatts("a100 pcie").value() == doctest::Approx(250));
+  CHECK(LookUpGpuTdpWatts("h100 nvl").value() == doctest::Approx(400));
+  CHECK(LookUpGpuTdpWatts("L4").value() == doctest::Approx(72));  // exact beats the prefix of L40S
+
+  auto h100 = LookUpGpuTdpWatts("H100");
+  REQUIRE(!h100.ok());
+  CHECK(h100.status().message() == "GPU 'H100' is ambiguous in mlco2/impact gpus.csv: 'H100 SXM', 'H100 NVL'");
+
+  auto v100 = LookUpGpuTdpWatts("V100");  // inside three names, the start of none
+  REQUIRE(!v100.ok());
+  CHECK(v100.status().message().find("'Tesla V100-SXM2-32GB'") != std::string::npos);
+
+  auto unknown = LookUpGpuTdpWatts("B200");
+  REQUIRE(!unknown.ok());
+  CHECK(unknown.status().message() == "GPU 'B200' is not in mlco2/impact gpus.csv");
+}
+
 TEST_CASE("machine info, CPU and RAM models from a fake /proc") {
   testing::TempDir dir;
   testing::WriteTree(dir.path(), {

@@ -281,4 +281,43 @@ TEST_CASE("a tiny budget ends the sweep with exit 3 and the spend within one sam
   CHECK(output.find("\"event\":\"budget_reached\"") != std::string::npos);
 }
 
+TEST_CASE("resume of a spent sweep without --budget changes nothing, however often it is called") {
+  TempDir dir;
+  std::string db = dir.File("sweeps.db");
+  std::string output;
+  int code = RunCarbonsweep(Concat({"run", "--name", "spent", "--db", db, "--budget", "4mg"}, SmallSweepFlags(dir.path())),
+                            &output);
+  REQUIRE_MESSAGE(code == 3, output);
+  const size_t trials = StoredTrials(db, "spent").size();
+  for (int call = 0; call < 2; ++call) {
+    CHECK(RunCarbonsweep({"resume", "spent", "--db", db}, &output) == 3);
+    CHECK(output.find("budget spent: pass --budget to extend (sweep 'spent' spent ") != std::string::npos);
+    CHECK(StoredTrials(db, "spent").size() == trials);
+  }
+}
+
+TEST_CASE("usage mistakes found before any work: estimate without a plan, compare X X, pretrain over a backbone") {
+  TempDir dir;
+  std::string output;
+  CHECK(RunCarbonsweep({"estimate", "--db", dir.File("none.db")}, &output) == 2);
+  CHECK(output.find("--trials") != std::string::npos);
+  CHECK(output.find("calibration") == std::string::npos);  // refused before the 10 s calibration trial
+
+  CHECK(RunCarbonsweep({"estimate", "--trials", "4", "--gpu", "H100", "--hours-per-trial", "1"}, &output) == 2);
+  CHECK(output.find("'H100 SXM', 'H100 NVL'") != std::string::npos);
+  CHECK(RunCarbonsweep({"estimate", "--trials", "4", "--gpu", "h100 sxm", "--hours-per-trial", "1", "--json"},
+                       &output) == 0);
+  CHECK(nlohmann::json::parse(output)["method"] == "tdp");
+
+  CHECK(RunCarbonsweep({"compare", "a", "a", "--db", dir.File("none.db")}, &output) == 2);
+  CHECK(output.find("sweep 'a' is given twice") != std::string::npos);
+
+  std::string backbone = dir.File("backbone");
+  REQUIRE(::mkdir(backbone.c_str(), 0700) == 0);
+  REQUIRE(WriteFileAtomic(backbone + "/backbone.json", "{}").ok());
+  CHECK(RunCarbonsweep({"pretrain", "--out", backbone, "--steps", "1"}, &output) == 2);
+  CHECK(output.find("already holds a backbone (backbone.json); pass --force") != std::string::npos);
+  CHECK(ReadFile(backbone + "/backbone.json").value() == "{}");
+}
+
 }  // namespace cs

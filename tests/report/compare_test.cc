@@ -50,6 +50,32 @@ TEST_CASE("compare finds the CO2 each sweep needed to come within 0.5 points of 
   CHECK(text.find("Anytime curves") != std::string::npos);
 }
 
+TEST_CASE("a sweep given twice is refused, as a name or as the same sweep loaded again") {
+  testing::TempDir dir;
+  auto store = testing::BuildFixtureStore(dir.File("store.db"));
+  Result<Comparison> twice = CompareSweeps(LoadAll(store.get(), {"random-a", "random-a"}), CompareOptions{});
+  REQUIRE(!twice.ok());
+  CHECK(twice.status().message() == "compare: sweep 'random-a' is given twice");
+  CHECK(!CompareSweeps(LoadAll(store.get(), {"random-a", "grid-b", "random-a"}), CompareOptions{}).ok());
+}
+
+TEST_CASE("compare --json: one object per sweep in order, nulls where nothing exists") {
+  testing::TempDir dir;
+  auto store = testing::BuildFixtureStore(dir.File("store.db"));
+  Result<Comparison> comparison = CompareSweeps(LoadAll(store.get(), {"random-a", "grid-b"}), CompareOptions{});
+  REQUIRE(comparison.ok());
+  nlohmann::json json = ComparisonJson(*comparison);
+  CHECK(json["compare_version"] == 1);
+  REQUIRE(json["sweeps"].size() == 2);
+  CHECK(json["sweeps"][0]["name"] == "random-a");
+  CHECK(json["sweeps"][0]["grams_co2e_to_target"].get<double>() == doctest::Approx(25));
+  CHECK(json["sweeps"][0]["grid_size"].is_null());
+  CHECK(json["sweeps"][1]["grid_size"] == 6);
+  CHECK(json["target_val_accuracy"].get<double>() == doctest::Approx(0.879));
+  CHECK(json["within_points"].get<double>() == doctest::Approx(0.5));
+  CHECK(json["warnings"].is_array());
+}
+
 TEST_CASE("a stricter margin leaves a sweep that never got there as 'never'") {
   testing::TempDir dir;
   auto store = testing::BuildFixtureStore(dir.File("store.db"));

@@ -111,6 +111,40 @@ TEST_CASE("estimate refuses a request with no plan or no way to price it") {
   CHECK(EstimateSweep(request).status().message().find("--hours-per-trial") != std::string::npos);
 }
 
+TEST_CASE("the plan is checked on its own, before anything is measured or priced") {
+  EstimateRequest request;  // no intensity, no energy: the plan is all that is looked at.
+  CHECK(CheckEstimatePlan(request).message() ==
+        "give the number of trials (--trials, or --strategy grid) or a --budget");
+  request.trials = 0;
+  CHECK(CheckEstimatePlan(request).message() == "--trials must be positive");
+  request.trials = 4;
+  CHECK(CheckEstimatePlan(request).ok());
+  request.trials.reset();
+  request.budget_grams_co2e = 50;
+  CHECK(CheckEstimatePlan(request).ok());
+}
+
+TEST_CASE("estimate --json gives each range as low, typical, high and null for what was not asked") {
+  EstimateRequest request;
+  request.trials = 3;
+  request.grams_per_kwh = 100;
+  request.tdp_watts = 300;
+  request.hours_per_trial = 1;
+  request.tdp_source = "300 W: given with --tdp-watts";
+  Result<SweepEstimate> estimate = EstimateSweep(request);
+  REQUIRE(estimate.ok());
+  nlohmann::json json = EstimateJson(*estimate);
+  CHECK(json["estimate_version"] == 1);
+  CHECK(json["method"] == "tdp");
+  // 300 W x 1 h = 0.3 kWh = 1.08 MJ at 100 g/kWh = 30 g per trial at most.
+  CHECK(json["per_trial"]["joules"]["high"].get<double>() == doctest::Approx(1.08e6));
+  CHECK(json["per_trial"]["grams_co2e"]["high"].get<double>() == doctest::Approx(30));
+  CHECK(json["trials"] == 3);
+  CHECK(json["total"]["grams_co2e"]["high"].get<double>() == doctest::Approx(90));
+  CHECK(json["budget_trials"].is_null());
+  CHECK(json["how"][0].get<std::string>().find("NOT measured") == 0);
+}
+
 TEST_CASE("estimate checks PUE the one way run does: [1, 5], NaN refused") {
   for (double pue : {7.0, std::nan("")}) {
     EstimateRequest request;

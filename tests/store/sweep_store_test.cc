@@ -923,4 +923,22 @@ TEST_CASE("status and resume reads over 10,000 trials are quick and complete") {
   CHECK(seconds < 2.0);
 }
 
+TEST_CASE("a sweep whose spend reached its budget, with nothing open, has nothing to resume") {
+  SweepSummary summary;
+  summary.sweep.name = "lr-search";
+  summary.sweep.budget_grams_co2e = 10;
+  summary.spend.total.grams_co2e = 10.4;
+  REQUIRE(BudgetSpentReason(summary).has_value());
+  CHECK(*BudgetSpentReason(summary) ==
+        "budget spent: pass --budget to extend (sweep 'lr-search' spent 10.4 g of its 10 g CO2e budget)");
+
+  summary.trials_by_state[static_cast<int>(TrialState::kRunning)] = 1;  // recovery must settle it first.
+  CHECK(!BudgetSpentReason(summary));
+  summary.trials_by_state[static_cast<int>(TrialState::kRunning)] = 0;
+  summary.spend.total.grams_co2e = 9.9;  // under the budget: resume goes on.
+  CHECK(!BudgetSpentReason(summary));
+  summary.sweep.budget_grams_co2e = 0;  // no budget to have spent.
+  CHECK(!BudgetSpentReason(summary));
+}
+
 }  // namespace cs
