@@ -80,10 +80,13 @@ TEST_CASE("the report page renders in Chromium with every plotted point") {
   // Anytime curve: the 4 trials that ended (finished, failed, finished, interrupted).
   // Accuracy vs CO2: the 2 trials with an accuracy.
   CHECK(Count(dom, "<circle class=\"point\"") == 6);
-  CHECK(dom.find("data-x=\"0.025\" data-y=\"88\"") != std::string::npos);  // 25 g -> 88 %
+  // The page's unit is g (28 g in total): the anytime axis too.
+  CHECK(dom.find("data-x=\"25\" data-y=\"88\"") != std::string::npos);     // 25 g -> 88 %
   CHECK(dom.find("data-x=\"10\" data-y=\"80\"") != std::string::npos);     // trial 0: 10 g, 80 %
   // Power over time: one line per component.
   CHECK(Count(dom, "<polyline") >= 3);
+  CHECK(dom.find("cumulative g CO2e of trials") != std::string::npos);
+  CHECK(dom.find("legend-box") == std::string::npos);  // legends stand outside the plot area
   // Every trial is in the table, the baseline as the reference row.
   CHECK(Count(dom, "<tr class=\"best\">") == 1);
   CHECK(Count(dom, "<tr class=\"reference\">") == 1);
@@ -112,6 +115,8 @@ TEST_CASE("the compare page overlays both anytime curves in Chromium") {
   CHECK(Count(dom, "<circle class=\"point\" data-series=\"random-a\"") == 6);
   CHECK(Count(dom, "<circle class=\"point\" data-series=\"grid-b\"") == 5);
   CHECK(Count(dom, "<tr class=\"reference\">") == 1);
+  CHECK(Count(dom, "class=\"legend-swatch\"") == 4);  // two series, two plots, below each plot
+  CHECK(dom.find("legend-box") == std::string::npos);
   Screenshot(dir, page, "compare-random-a-grid-b.png");
 }
 
