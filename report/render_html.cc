@@ -1,5 +1,6 @@
 // The HTML renderer of SweepReport (`report --format html`) and the plots it
 // shares with compare.
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 #include <map>
@@ -104,6 +105,13 @@ std::string RenderHtmlReport(const SweepReport& report) {
   power.x_label = "minutes since the first sample";
   power.y_label = "W, stacked by component";
   power.series = PowerSeries(report);
+  // Stacked watts start from nothing: a y axis from the lowest line would
+  // make a small component look like most of the draw.
+  double top_watts = 0;
+  for (const PlotSeries& line : power.series) {
+    for (const PlotPoint& point : line.points) top_watts = std::max(top_watts, point.y);
+  }
+  if (top_watts > 0) power.y_max = top_watts * 1.08;  // y_min stays 0
   body += "<h2>Plots</h2>\n<div class=\"plots\">\n";
   body += Figure(anytime, "Each step is a trial that ended with a new best; x is the CO2 of all trials ended so far.",
                  "plot-anytime");
