@@ -6,6 +6,7 @@
 #include "common/units.h"
 #include "report/html.h"
 #include "report/plots.h"
+#include "report/quantities.h"
 #include "report/text_table.h"
 
 namespace cs {
@@ -164,40 +165,53 @@ std::string RenderComparisonHtml(const Comparison& comparison) {
   for (const ComparisonRow& row : comparison.rows) names += (names.empty() ? "" : " vs ") + row.name;
   std::string body = "<h1>" + EscapeHtml(names) + "</h1>\n<p class=\"sub\">carbonsweep comparison</p>\n";
   for (const std::string& warning : comparison.warnings) body += "<p class=\"warning\">" + EscapeHtml(warning) + "</p>\n";
+  // One CO2 unit and one energy unit for the table and both plots, from the largest sweep.
+  double largest_grams = comparison.baseline ? comparison.baseline->grams_co2e : 0;
+  double largest_joules = comparison.baseline ? comparison.baseline->joules : 0;
+  for (const ComparisonRow& row : comparison.rows) {
+    largest_grams = std::max(largest_grams, row.grams_co2e);
+    largest_joules = std::max(largest_joules, row.joules);
+  }
+  const PageUnits units = ChoosePageUnits(largest_grams, largest_joules);
+  auto co2_cell = [&](const std::optional<double>& grams) { return grams ? NumberIn(*grams, units.co2) : "never"; };
   std::vector<std::vector<std::string>> rows;
   std::vector<std::string> classes;
   if (comparison.baseline) {
     const BaselineRecord& b = *comparison.baseline;
-    rows.push_back({"baseline (reference)", b.method, "1", FormatAccuracy(b.val_accuracy), FormatGrams(b.grams_co2e),
-                    StringPrintf("%.4f", JoulesToKwh(b.joules)), FormatSeconds(b.seconds), "", ""});
+    rows.push_back({"baseline (reference)", b.method, "1", FormatAccuracy(b.val_accuracy),
+                    NumberIn(b.grams_co2e, units.co2), NumberIn(b.joules, units.energy), FormatSeconds(b.seconds), "",
+                    ""});
     classes.push_back("reference");
   }
   for (const ComparisonRow& row : comparison.rows) {
     rows.push_back({row.name, row.strategy, std::to_string(row.trials), FormatAccuracy(row.best_accuracy),
-                    FormatGrams(row.grams_co2e), StringPrintf("%.4f", JoulesToKwh(row.joules)),
-                    FormatSeconds(row.wall_seconds), Cell(row.grams_to_target),
+                    NumberIn(row.grams_co2e, units.co2), NumberIn(row.joules, units.energy),
+                    FormatSeconds(row.wall_seconds), co2_cell(row.grams_to_target),
                     row.grid_size ? StringPrintf("%lld/%lld", static_cast<long long>(row.trials_launched),
                                                  static_cast<long long>(*row.grid_size))
                                   : "—"});
     classes.push_back("");
   }
-  std::string target = StringPrintf("CO2 to within %.1f pt of best", comparison.within_points);
-  body += HtmlTable({"sweep", "strategy", "trials", "best accuracy", "CO2e", "kWh", "wall time", target, "grid covered"},
+  std::string target =
+      StringPrintf("%s CO2e to within %.1f pt of best", units.co2.symbol.c_str(), comparison.within_points);
+  body += HtmlTable({"sweep", "strategy", "trials", "best accuracy", units.co2.symbol + " CO2e", units.energy.symbol,
+                     "wall time", target, "grid covered"},
                     rows, {2, 3, 4, 5, 6, 7, 8}, classes);
 
   std::vector<PlotSeries> anytime, scatter;
   for (size_t i = 0; i < comparison.reports.size(); ++i) {
-    anytime.push_back(AnytimeSeries(comparison.reports[i], comparison.reports[i].sweep.name, SeriesColor(i)));
-    scatter.push_back(TrialScatterSeries(comparison.reports[i], comparison.reports[i].sweep.name, SeriesColor(i)));
+    anytime.push_back(AnytimeSeries(comparison.reports[i], comparison.reports[i].sweep.name, SeriesColor(i), units.co2));
+    scatter.push_back(
+        TrialScatterSeries(comparison.reports[i], comparison.reports[i].sweep.name, SeriesColor(i), units.co2));
   }
-  PlotSpec anytime_plot = AnytimePlot(anytime);
+  PlotSpec anytime_plot = AnytimePlot(anytime, units.co2);
   if (comparison.baseline) {
     anytime_plot.reference_y = comparison.baseline->val_accuracy * 100;
     anytime_plot.reference_label = "baseline " + comparison.baseline->method;
   }
   PlotSpec scatter_plot;
   scatter_plot.title = "Each trial: accuracy vs its CO2";
-  scatter_plot.x_label = "g CO2e of the trial";
+  scatter_plot.x_label = units.co2.symbol + " CO2e of the trial";
   scatter_plot.y_label = "validation accuracy (%)";
   scatter_plot.series = scatter;
   scatter_plot.x_start = PlotSpec::AxisStart::kZero;

@@ -1,5 +1,6 @@
 // The HTML renderer of SweepReport (`report --format html`) and the plots it
 // shares with compare.
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 #include <map>
@@ -7,64 +8,47 @@
 #include "common/units.h"
 #include "report/html.h"
 #include "report/plots.h"
+#include "report/quantities.h"
 #include "report/sweep_report.h"
 #include "report/text_table.h"
 
 namespace cs {
 
-PlotSeries AnytimeSeries(const SweepReport& report, const std::string& name, const std::string& color) {
+PlotSeries AnytimeSeries(const SweepReport& report, const std::string& name, const std::string& color,
+                         const DisplayUnit& co2_unit) {
   PlotSeries series;
   series.name = name;
   series.color = color;
   series.style = PlotSeries::Style::kStepWithMarkers;
   for (const AnytimePoint& point : report.anytime) {
     if (!point.best_so_far) continue;
-    series.points.push_back({point.cumulative_grams_co2e / 1000, *point.best_so_far * 100,
+    series.points.push_back({point.cumulative_grams_co2e / co2_unit.base_per_unit, *point.best_so_far * 100,
                              StringPrintf("after trial %lld: best %.2f %% at %s", static_cast<long long>(point.trial_index),
-                                          *point.best_so_far * 100, FormatGrams(point.cumulative_grams_co2e).c_str())});
+                                          *point.best_so_far * 100,
+                                          FormatIn(point.cumulative_grams_co2e, co2_unit).c_str())});
   }
   return series;
 }
 
-PlotSeries TrialScatterSeries(const SweepReport& report, const std::string& name, const std::string& color) {
+PlotSeries TrialScatterSeries(const SweepReport& report, const std::string& name, const std::string& color,
+                              const DisplayUnit& co2_unit) {
   PlotSeries series;
   series.name = name;
   series.color = color;
   for (const ReportTrial& trial : report.trials) {
     if (!trial.record.val_accuracy) continue;
-    series.points.push_back({trial.record.energy.grams_co2e, *trial.record.val_accuracy * 100,
+    series.points.push_back({trial.record.energy.grams_co2e / co2_unit.base_per_unit, *trial.record.val_accuracy * 100,
                              StringPrintf("trial %lld (%s): %.2f %%, %s", static_cast<long long>(trial.record.index),
                                           TrialStateName(trial.record.state), *trial.record.val_accuracy * 100,
-                                          FormatGrams(trial.record.energy.grams_co2e).c_str())});
+                                          FormatIn(trial.record.energy.grams_co2e, co2_unit).c_str())});
   }
   return series;
 }
 
-std::vector<PlotSeries> PowerSeries(const SweepReport& report) {
-  if (report.samples.empty()) return {};
-  double start = report.samples.front().unix_seconds - report.samples.front().interval_seconds;
-  // Concurrent trials each have a sample per component at about the same
-  // time: add them up per whole second so the line shows the machine's draw.
-  std::map<std::string, std::map<long long, double>> watts;
-  for (const PowerSampleRow& sample : report.samples) {
-    watts[sample.component][std::llround(sample.unix_seconds)] += sample.watts;
-  }
-  std::vector<PlotSeries> out;
-  for (const auto& [component, by_second] : watts) {
-    PlotSeries series;
-    series.name = component;
-    series.color = SeriesColor(out.size());
-    series.style = PlotSeries::Style::kLine;
-    for (const auto& [second, w] : by_second) series.points.push_back({(second - start) / 60.0, w, ""});
-    out.push_back(std::move(series));
-  }
-  return out;
-}
-
-PlotSpec AnytimePlot(std::vector<PlotSeries> series) {
+PlotSpec AnytimePlot(std::vector<PlotSeries> series, const DisplayUnit& co2_unit) {
   PlotSpec spec;
   spec.title = "Anytime curve: best accuracy so far vs CO2 spent";
-  spec.x_label = "cumulative kg CO2e of trials";
+  spec.x_label = "cumulative " + co2_unit.symbol + " CO2e of trials";
   spec.y_label = "best validation accuracy (%)";
   spec.series = std::move(series);
   spec.x_start = PlotSpec::AxisStart::kZero;
@@ -84,13 +68,15 @@ std::string Utc(double unix_seconds) { return FormatUtc(unix_seconds, "%Y-%m-%d 
 
 std::string RenderHtmlReport(const SweepReport& report) {
   const SweepRecord& sweep = report.sweep;
+  // One CO2 unit and one energy unit for every card, table and axis below.
+  const PageUnits units = ChoosePageUnits(report.spend.total.grams_co2e, report.spend.total.joules);
   std::string body = "<h1>Sweep " + EscapeHtml(sweep.name) + "</h1>\n<p class=\"sub\">" +
                      EscapeHtml(sweep.strategy + " search, " + SweepStateName(sweep.state) + ", created " +
                                 Utc(sweep.created_at_unix) + (sweep.host.empty() ? "" : " on " + sweep.host)) +
                      "</p>\n";
   body += "<div class=\"stats\">";
-  body += HtmlStat(FormatGrams(report.spend.total.grams_co2e), "CO2e emitted in total");
-  body += HtmlStat(FormatJoules(report.spend.total.joules), "energy (PUE included)");
+  body += HtmlStat(FormatIn(report.spend.total.grams_co2e, units.co2), "CO2e emitted in total");
+  body += HtmlStat(FormatIn(report.spend.total.joules, units.energy), "energy (PUE included)");
   body += HtmlStat(std::to_string(report.trials.size()), "trials");
   body += HtmlStat(report.best ? FormatAccuracy(report.trials[*report.best].record.val_accuracy) : "—",
                    "best validation accuracy");
@@ -103,27 +89,34 @@ std::string RenderHtmlReport(const SweepReport& report) {
   }
 
   // Plots.
-  PlotSpec anytime = AnytimePlot({AnytimeSeries(report, sweep.name, SeriesColor(0))});
+  PlotSpec anytime = AnytimePlot({AnytimeSeries(report, sweep.name, SeriesColor(0), units.co2)}, units.co2);
   if (!report.baselines.empty()) {
     anytime.reference_y = report.baselines.front().val_accuracy * 100;
     anytime.reference_label = "baseline " + report.baselines.front().method;
   }
   PlotSpec scatter;
   scatter.title = "Each trial: accuracy vs its CO2";
-  scatter.x_label = "g CO2e of the trial";
+  scatter.x_label = units.co2.symbol + " CO2e of the trial";
   scatter.y_label = "validation accuracy (%)";
-  scatter.series = {TrialScatterSeries(report, sweep.name, SeriesColor(1))};
+  scatter.series = {TrialScatterSeries(report, sweep.name, SeriesColor(1), units.co2)};
   scatter.x_start = PlotSpec::AxisStart::kZero;
   PlotSpec power;
   power.title = "Power over time";
   power.x_label = "minutes since the first sample";
-  power.y_label = "W (sum over running trials)";
+  power.y_label = "W, stacked by component";
   power.series = PowerSeries(report);
+  // Stacked watts start from nothing: a y axis from the lowest line would
+  // make a small component look like most of the draw.
+  double top_watts = 0;
+  for (const PlotSeries& line : power.series) {
+    for (const PlotPoint& point : line.points) top_watts = std::max(top_watts, point.y);
+  }
+  if (top_watts > 0) power.y_max = top_watts * 1.08;  // y_min stays 0
   body += "<h2>Plots</h2>\n<div class=\"plots\">\n";
   body += Figure(anytime, "Each step is a trial that ended with a new best; x is the CO2 of all trials ended so far.",
                  "plot-anytime");
   body += Figure(scatter, "One point per trial that reported a validation accuracy.", "plot-trials");
-  body += Figure(power, "Measured power per component, as stored by the sampler.", "plot-power");
+  body += Figure(power, "Average power of each sample interval (its energy over its duration), summed over running trials and stacked: each line adds its component to those below.", "plot-power");
   body += "</div>\n";
 
   // Trials.
@@ -136,21 +129,21 @@ std::string RenderHtmlReport(const SweepReport& report) {
     const TrialRecord& r = trial.record;
     rows.push_back({std::to_string(r.index), FormatParams(trial.params, varying), TrialStateName(r.state),
                     FormatAccuracy(r.val_accuracy), trial.wall_seconds > 0 ? FormatSeconds(trial.wall_seconds) : "—",
-                    StringPrintf("%.4f", JoulesToKwh(r.energy.joules)), StringPrintf("%.2f", r.energy.grams_co2e),
+                    NumberIn(r.energy.joules, units.energy), NumberIn(r.energy.grams_co2e, units.co2),
                     trial.methods.empty() ? "—" : trial.methods, r.reason});
     classes.push_back(report.best && *report.best == i ? "best" : (r.started_at_unix ? "" : "dim"));
   }
   for (const BaselineRecord& baseline : report.baselines) {
     rows.push_back({"ref", "baseline " + baseline.method, "finished", FormatAccuracy(baseline.val_accuracy),
-                    FormatSeconds(baseline.seconds), StringPrintf("%.4f", JoulesToKwh(baseline.joules)),
-                    StringPrintf("%.2f", baseline.grams_co2e), "", "the cheap reference of the same task"});
+                    FormatSeconds(baseline.seconds), NumberIn(baseline.joules, units.energy),
+                    NumberIn(baseline.grams_co2e, units.co2), "", "the cheap reference of the same task"});
     classes.push_back("reference");
     break;
   }
   if (rows.empty()) {
     body += "<p>No trials.</p>\n";
   } else {
-    body += HtmlTable({"#", "params", "state", "accuracy", "duration", "kWh", "g CO2e", "method", "note"}, rows,
+    body += HtmlTable({"#", "params", "state", "accuracy", "duration", units.energy.symbol, units.co2.symbol + " CO2e", "method", "note"}, rows,
                       {0, 3, 4, 5, 6}, classes);
   }
 
@@ -163,14 +156,14 @@ std::string RenderHtmlReport(const SweepReport& report) {
   std::string power_methods;
   for (const MethodShare& share : report.methods) {
     if (!power_methods.empty()) power_methods += "; ";
-    power_methods += share.component + ": " + share.method + " (" + FormatJoules(share.joules) + ")";
+    power_methods += share.component + ": " + share.method + " (" + FormatIn(share.joules, units.energy) + ")";
   }
   std::string region = report.location.known ? report.location.name + " (" + report.location.key + ")" : sweep.region;
   body += HtmlDefinitionTable({
       {"task", TaskName(report.task).empty() ? "(not stored)" : TaskName(report.task)},
       {"strategy", sweep.strategy + ", seed " + std::to_string(sweep.seed)},
       {"search space", space},
-      {"budget", FormatGrams(sweep.budget_grams_co2e) + " CO2e (on budget: " + OnBudgetName(sweep.on_budget) + ")"},
+      {"budget", FormatIn(sweep.budget_grams_co2e, units.co2) + " CO2e (on budget: " + OnBudgetName(sweep.on_budget) + ")"},
       {"region", (region.empty() ? "none given" : region) +
                      StringPrintf(", %.0f gCO2e/kWh", sweep.intensity_g_per_kwh) +
                      (report.intensity_assumed ? " — ASSUMED world average" : "")},
@@ -186,21 +179,22 @@ std::string RenderHtmlReport(const SweepReport& report) {
   body += "<h2>What it amounts to</h2>\n";
   std::vector<std::vector<std::string>> equivalents;
   for (const Equivalent& e : report.equivalents) {
-    equivalents.push_back({e.what, StringPrintf("%.3g %s", e.amount, e.unit.c_str()), e.source});
+    equivalents.push_back({e.what, PlainNumber(e.amount) + " " + e.unit, e.source});
   }
   body += HtmlTable({"about the same as", "amount", "source"}, equivalents, {1});
   body += "<h2>The same energy elsewhere</h2>\n";
   std::vector<std::vector<std::string>> regions = {
       {"this sweep: " + region, StringPrintf("%.0f", sweep.intensity_g_per_kwh),
-       FormatGrams(report.spend.total.grams_co2e), ""}};
+       FormatIn(report.spend.total.grams_co2e, units.co2), ""}};
   for (const RegionAlternative& r : report.regions) {
-    regions.push_back({r.key + " — " + r.name, StringPrintf("%.0f", r.grams_per_kwh), FormatGrams(r.grams_co2e), r.why});
+    regions.push_back({r.key + " — " + r.name, StringPrintf("%.0f", r.grams_per_kwh), FormatIn(r.grams_co2e, units.co2), r.why});
   }
   body += HtmlTable({"region", "gCO2e/kWh", "CO2e", "why"}, regions, {1, 2});
   if (report.backbone) {
     const BackboneFootprint& b = *report.backbone;
     body += "<h2>Backbone pre-training</h2>\n<p>" +
-            EscapeHtml(FormatJoules(b.joules) + ", " + FormatGrams(b.grams_co2e) + " CO2e, " + FormatSeconds(b.seconds) +
+            EscapeHtml(FormatIn(b.joules, ChooseEnergyUnit(b.joules)) + ", " +
+                       FormatIn(b.grams_co2e, ChooseCo2Unit(b.grams_co2e)) + " CO2e, " + FormatSeconds(b.seconds) +
                        " — " + b.summary +
                        ". Spent once and amortisable over every fine-tuning of this backbone; not part of the totals "
                        "above.") +

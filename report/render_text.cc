@@ -3,14 +3,12 @@
 #include <ctime>
 
 #include "common/units.h"
+#include "report/quantities.h"
 #include "report/sweep_report.h"
 #include "report/text_table.h"
 
 namespace cs {
 namespace {
-
-std::string Kwh(double joules) { return StringPrintf("%.4f", JoulesToKwh(joules)); }
-std::string Grams(double grams) { return StringPrintf("%.2f", grams); }
 
 std::string UtcDate(double unix_seconds) { return FormatUtc(unix_seconds, "%Y-%m-%d %H:%M UTC"); }
 
@@ -54,8 +52,12 @@ void Setting(std::string* out, const std::string& name, const std::vector<std::s
 
 }  // namespace
 
-std::string RenderTerminalReport(const SweepReport& report) {
+std::string RenderTerminalReport(const SweepReport& report, size_t columns) {
   const SweepRecord& sweep = report.sweep;
+  // One CO2 unit and one energy unit for every figure of the report.
+  const PageUnits units = ChoosePageUnits(report.spend.total.grams_co2e, report.spend.total.joules);
+  auto energy = [&](double joules) { return NumberIn(joules, units.energy); };
+  auto co2 = [&](double grams) { return NumberIn(grams, units.co2); };
   std::string out = "Sweep '" + sweep.name + "' (" + sweep.strategy + ", " + SweepStateName(sweep.state) +
                     "), created " + UtcDate(sweep.created_at_unix) + (sweep.host.empty() ? "" : " on " + sweep.host) +
                     "\n\nSettings\n";
@@ -71,7 +73,7 @@ std::string RenderTerminalReport(const SweepReport& report) {
   }
   Setting(&out, "strategy", {sweep.strategy + ", seed " + std::to_string(sweep.seed)});
   Setting(&out, "space", SpaceLines(report.space));
-  Setting(&out, "budget", {FormatGrams(sweep.budget_grams_co2e) + " CO2e, " +
+  Setting(&out, "budget", {FormatIn(sweep.budget_grams_co2e, units.co2) + " CO2e, " +
                                StringPrintf("%.0f %% spent", sweep.budget_grams_co2e > 0
                                                                  ? 100 * report.spend.total.grams_co2e /
                                                                        sweep.budget_grams_co2e
@@ -93,7 +95,7 @@ std::string RenderTerminalReport(const SweepReport& report) {
   Setting(&out, "hardware", {report.hardware.Describe()});
   std::vector<std::string> power_lines;
   for (const MethodShare& share : report.methods) {
-    power_lines.push_back(share.component + ": " + share.method + " — " + FormatJoules(share.joules) + " in " +
+    power_lines.push_back(share.component + ": " + share.method + " — " + FormatIn(share.joules, units.energy) + " in " +
                           std::to_string(share.samples) + " samples");
   }
   if (report.power.is_object() && report.power.contains("notes") && report.power["notes"].is_array()) {
@@ -108,33 +110,33 @@ std::string RenderTerminalReport(const SweepReport& report) {
   } else {
     std::vector<std::string> varying = VaryingParamNames(report.trials);
     TextTable table({{"#", TextTable::Align::kRight},
-                     {"params"},
+                     {"params", TextTable::Align::kLeft, TextTable::Fit::kWrap},
                      {"state"},
                      {"accuracy", TextTable::Align::kRight},
                      {"duration", TextTable::Align::kRight},
-                     {"kWh", TextTable::Align::kRight},
-                     {"g CO2e", TextTable::Align::kRight},
-                     {"method"}});
+                     {units.energy.symbol, TextTable::Align::kRight},
+                     {units.co2.symbol + " CO2e", TextTable::Align::kRight},
+                     {"method", TextTable::Align::kLeft, TextTable::Fit::kWrap}});
     for (const ReportTrial& trial : report.trials) {
       const TrialRecord& r = trial.record;
       table.AddRow({std::to_string(r.index), FormatParams(trial.params, varying), TrialStateName(r.state),
                     FormatAccuracy(r.val_accuracy), trial.wall_seconds > 0 ? FormatSeconds(trial.wall_seconds) : "—",
-                    Kwh(r.energy.joules), Grams(r.energy.grams_co2e), trial.methods.empty() ? "—" : trial.methods});
+                    energy(r.energy.joules), co2(r.energy.grams_co2e), trial.methods.empty() ? "—" : trial.methods});
     }
     if (report.spend.unattributed.joules > 0) {
-      table.AddRow({"", "(not charged to a trial: idle, orchestrator)", "", "", "", Kwh(report.spend.unattributed.joules),
-                    Grams(report.spend.unattributed.grams_co2e), ""});
+      table.AddRow({"", "(not charged to a trial: idle, orchestrator)", "", "", "", energy(report.spend.unattributed.joules),
+                    co2(report.spend.unattributed.grams_co2e), ""});
     }
     table.AddSeparator();
     table.AddRow({"", "total", "", "", report.wall_seconds > 0 ? FormatSeconds(report.wall_seconds) : "—",
-                  Kwh(report.spend.total.joules), Grams(report.spend.total.grams_co2e), ""});
-    out += table.Render();
+                  energy(report.spend.total.joules), co2(report.spend.total.grams_co2e), ""});
+    out += table.Render("  ", columns);
   }
 
   out += "\nTotals\n";
   out += StringPrintf("  %zu trials (%lld launched), %s, %s CO2e, wall time %s\n", report.trials.size(),
-                      static_cast<long long>(report.trials_launched), FormatJoules(report.spend.total.joules).c_str(),
-                      FormatGrams(report.spend.total.grams_co2e).c_str(), FormatSeconds(report.wall_seconds).c_str());
+                      static_cast<long long>(report.trials_launched), FormatIn(report.spend.total.joules, units.energy).c_str(),
+                      FormatIn(report.spend.total.grams_co2e, units.co2).c_str(), FormatSeconds(report.wall_seconds).c_str());
   if (report.holds) out += "  carbon-aware holds: " + DescribeHolds(*report.holds) + "\n";
   // A failure's cause belongs where the user looks first, not only in a log file.
   const ReportTrial* first_failure = nullptr;
@@ -168,7 +170,7 @@ std::string RenderTerminalReport(const SweepReport& report) {
     out += StringPrintf("  best: trial %lld, validation accuracy %s", static_cast<long long>(best.record.index),
                         FormatAccuracy(best.record.val_accuracy).c_str());
     if (best.record.test_accuracy) out += ", test " + FormatAccuracy(best.record.test_accuracy);
-    out += ", " + FormatGrams(best.record.energy.grams_co2e) + " CO2e\n        " + FormatParams(best.params) + "\n";
+    out += ", " + FormatIn(best.record.energy.grams_co2e, units.co2) + " CO2e\n        " + FormatParams(best.params) + "\n";
   } else {
     out += "  best: none (no trial reported an accuracy)\n";
   }
@@ -179,28 +181,33 @@ std::string RenderTerminalReport(const SweepReport& report) {
   }
   for (const BaselineRecord& baseline : report.baselines) {
     out += "  baseline " + baseline.method + ": validation accuracy " + FormatAccuracy(baseline.val_accuracy) + ", " +
-           FormatGrams(baseline.grams_co2e) + " CO2e\n";
+           FormatIn(baseline.grams_co2e, units.co2) + " CO2e\n";
     break;  // the newest one is the reference
   }
 
   out += "\nEquivalents (about)\n";
   for (const Equivalent& e : report.equivalents) {
-    out += StringPrintf("  %-38s %10.3g %-8s (%s)\n", e.what.c_str(), e.amount, e.unit.c_str(), e.source.c_str());
+    out += StringPrintf("  %-38s %10s %-8s (%s)\n", e.what.c_str(), PlainNumber(e.amount).c_str(), e.unit.c_str(),
+                        e.source.c_str());
   }
 
-  out += "\nThe same " + FormatJoules(report.spend.total.joules) + " elsewhere\n";
-  TextTable regions({{"region"}, {"g/kWh", TextTable::Align::kRight}, {"CO2e", TextTable::Align::kRight}, {"why"}});
+  out += "\nThe same " + FormatIn(report.spend.total.joules, units.energy) + " elsewhere\n";
+  TextTable regions({{"region", TextTable::Align::kLeft, TextTable::Fit::kWrap},
+                     {"g/kWh", TextTable::Align::kRight},
+                     {units.co2.symbol + " CO2e", TextTable::Align::kRight},
+                     {"why"}});
   regions.AddRow({"this sweep: " + (report.location.known ? report.location.key : sweep.region),
-                  StringPrintf("%.0f", sweep.intensity_g_per_kwh), FormatGrams(report.spend.total.grams_co2e), ""});
+                  StringPrintf("%.0f", sweep.intensity_g_per_kwh), co2(report.spend.total.grams_co2e), ""});
   for (const RegionAlternative& r : report.regions) {
-    regions.AddRow({r.key + " " + r.name, StringPrintf("%.0f", r.grams_per_kwh), FormatGrams(r.grams_co2e), r.why});
+    regions.AddRow({r.key + " " + r.name, StringPrintf("%.0f", r.grams_per_kwh), co2(r.grams_co2e), r.why});
   }
-  out += regions.Render();
+  out += regions.Render("  ", columns);
 
   if (report.backbone) {
     const BackboneFootprint& b = *report.backbone;
     out += "\nBackbone pre-training (amortisable over every fine-tuning of it, not part of this sweep)\n";
-    out += "  " + FormatJoules(b.joules) + ", " + FormatGrams(b.grams_co2e) + " CO2e, " + FormatSeconds(b.seconds) +
+    out += "  " + FormatIn(b.joules, ChooseEnergyUnit(b.joules)) + ", " + FormatIn(b.grams_co2e, ChooseCo2Unit(b.grams_co2e)) +
+           " CO2e, " + FormatSeconds(b.seconds) +
            " — " + b.summary + " (" + b.path + ")\n";
   }
   return out;

@@ -15,6 +15,42 @@ constexpr double kLeft = 64, kRight = 16, kTop = 34, kBottom = 48;
 
 std::string Number(double value) { return StringPrintf("%.4g", value); }
 
+// A tick label as a plain decimal with as many decimals as the tick step
+// needs (0.025 steps: three), the same for every tick of an axis, so an axis
+// never reads "1e-05" and its labels line up.
+std::string TickLabel(double tick, const std::vector<double>& ticks) {
+  double step = ticks.size() > 1 ? std::fabs(ticks[1] - ticks[0]) : std::fabs(tick);
+  int decimals = 0;
+  while (decimals < 12 && step > 0) {
+    double scaled = step * std::pow(10.0, decimals);
+    if (std::fabs(scaled - std::round(scaled)) < 1e-6 * std::max(1.0, scaled)) break;
+    ++decimals;
+  }
+  std::string text = StringPrintf("%.*f", decimals, tick);
+  return text.find_first_not_of("-0.") == std::string::npos ? "0" : text;
+}
+
+// Legend entries below the plot: swatch, gap, name, gap; an estimate of the
+// text width (about 7 px a character at the page's 12 px legend font).
+double LegendEntryWidth(const PlotSeries& series) { return 10 + 6 + 7.0 * series.name.size() + 18; }
+
+// Rows the legend needs when wrapped to `width` px.
+int LegendRows(const std::vector<PlotSeries>& series, double width) {
+  if (series.size() < 2) return 0;
+  int rows = 1;
+  double x = 0;
+  for (const PlotSeries& s : series) {
+    double w = LegendEntryWidth(s);
+    if (x > 0 && x + w > width) {
+      ++rows;
+      x = 0;
+    }
+    x += w;
+  }
+  return rows;
+}
+constexpr double kLegendRowHeight = 18;
+
 // Coordinates are written with 0.1 px precision: enough for a screen, short in the file.
 std::string Coord(double value) { return StringPrintf("%.1f", value); }
 
@@ -94,36 +130,42 @@ std::string RenderSvgPlot(const PlotSpec& spec) {
   Range x_range = Padded(xs, spec.x_min, spec.x_max);
   Range y_range = Padded(ys, spec.y_min, spec.y_max);
 
-  const double width = spec.width_px, height = spec.height_px;
-  const double plot_width = width - kLeft - kRight, plot_height = height - kTop - kBottom;
+  // The legend sits below the axis title, outside the plot area, so it never
+  // hides a data point; the SVG grows by its rows.
+  const int legend_rows = LegendRows(spec.series, spec.width_px - kLeft - kRight);
+  const double width = spec.width_px, height = spec.height_px + legend_rows * kLegendRowHeight;
+  const double plot_bottom_height = spec.height_px;
+  const double plot_width = width - kLeft - kRight, plot_height = plot_bottom_height - kTop - kBottom;
   auto to_x = [&](double x) { return kLeft + (x - x_range.low) / (x_range.high - x_range.low) * plot_width; };
   auto to_y = [&](double y) { return kTop + plot_height - (y - y_range.low) / (y_range.high - y_range.low) * plot_height; };
 
   std::ostringstream svg;
   svg << "<svg class=\"plot\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 " << spec.width_px << ' '
-      << spec.height_px << "\" role=\"img\" aria-label=\"" << EscapeHtml(spec.title) << "\">\n";
+      << height << "\" role=\"img\" aria-label=\"" << EscapeHtml(spec.title) << "\">\n";
   svg << "<title>" << EscapeHtml(spec.title) << "</title>\n";
   svg << "<text class=\"plot-title\" x=\"" << Coord(kLeft) << "\" y=\"20\">" << EscapeHtml(spec.title) << "</text>\n";
   svg << "<rect class=\"plot-area\" x=\"" << Coord(kLeft) << "\" y=\"" << Coord(kTop) << "\" width=\""
       << Coord(plot_width) << "\" height=\"" << Coord(plot_height) << "\"/>\n";
 
   // Grid lines and tick labels.
-  for (double tick : NiceTicks(x_range.low, x_range.high, 6)) {
+  const std::vector<double> x_ticks = NiceTicks(x_range.low, x_range.high, 6);
+  for (double tick : x_ticks) {
     double x = to_x(tick);
     svg << "<line class=\"grid\" x1=\"" << Coord(x) << "\" y1=\"" << Coord(kTop) << "\" x2=\"" << Coord(x)
         << "\" y2=\"" << Coord(kTop + plot_height) << "\"/>"
         << "<text class=\"tick\" text-anchor=\"middle\" x=\"" << Coord(x) << "\" y=\""
-        << Coord(kTop + plot_height + 16) << "\">" << Number(tick) << "</text>\n";
+        << Coord(kTop + plot_height + 16) << "\">" << TickLabel(tick, x_ticks) << "</text>\n";
   }
-  for (double tick : NiceTicks(y_range.low, y_range.high, 5)) {
+  const std::vector<double> y_ticks = NiceTicks(y_range.low, y_range.high, 5);
+  for (double tick : y_ticks) {
     double y = to_y(tick);
     svg << "<line class=\"grid\" x1=\"" << Coord(kLeft) << "\" y1=\"" << Coord(y) << "\" x2=\""
         << Coord(kLeft + plot_width) << "\" y2=\"" << Coord(y) << "\"/>"
         << "<text class=\"tick\" text-anchor=\"end\" x=\"" << Coord(kLeft - 6) << "\" y=\"" << Coord(y + 4)
-        << "\">" << Number(tick) << "</text>\n";
+        << "\">" << TickLabel(tick, y_ticks) << "</text>\n";
   }
   svg << "<text class=\"axis-label\" text-anchor=\"middle\" x=\"" << Coord(kLeft + plot_width / 2) << "\" y=\""
-      << Coord(height - 8) << "\">" << EscapeHtml(spec.x_label) << "</text>\n";
+      << Coord(plot_bottom_height - 8) << "\">" << EscapeHtml(spec.x_label) << "</text>\n";
   svg << "<text class=\"axis-label\" text-anchor=\"middle\" transform=\"translate(14," << Coord(kTop + plot_height / 2)
       << ") rotate(-90)\">" << EscapeHtml(spec.y_label) << "</text>\n";
 
@@ -166,20 +208,20 @@ std::string RenderSvgPlot(const PlotSpec& spec) {
     }
   }
 
-  // Legend, bottom right inside the plot area (anytime curves climb towards
-  // the top right), on a translucent box so it stays readable over data.
-  if (spec.series.size() > 1) {
-    double x = kLeft + plot_width - 150;
-    double top = kTop + plot_height - 16.0 * spec.series.size() - 8;
-    svg << "<rect class=\"legend-box\" x=\"" << Coord(x - 6) << "\" y=\"" << Coord(top) << "\" width=\"150\" height=\""
-        << Coord(16.0 * spec.series.size() + 4) << "\" fill=\"#ffffff\" fill-opacity=\"0.85\"/>\n";
-    double y = top + 14;
+  // Legend: rows below the x-axis title, wrapped to the plot's width.
+  if (legend_rows > 0) {
+    double x = kLeft, y = plot_bottom_height + 10;
     for (const PlotSeries& series : spec.series) {
+      double w = LegendEntryWidth(series);
+      if (x > kLeft && x + w > kLeft + plot_width) {
+        x = kLeft;
+        y += kLegendRowHeight;
+      }
       svg << "<rect class=\"legend-swatch\" x=\"" << Coord(x) << "\" y=\"" << Coord(y - 9) << "\" width=\"10\" "
           << "height=\"10\" fill=\"" << EscapeHtml(series.color) << "\"/>"
           << "<text class=\"legend\" x=\"" << Coord(x + 16) << "\" y=\"" << Coord(y) << "\">"
           << EscapeHtml(series.name) << "</text>\n";
-      y += 16;
+      x += w;
     }
   }
   svg << "</svg>\n";

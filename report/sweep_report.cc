@@ -1,5 +1,8 @@
 #include "report/sweep_report.h"
 
+#include <sys/utsname.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -7,9 +10,11 @@
 
 #include "carbon/equivalents.h"
 #include "carbon/intensity.h"
+#include "carbon/power_source.h"
 #include "common/files.h"
 #include "common/json.h"
 #include "common/units.h"
+#include "report/quantities.h"
 #include "report/text_table.h"
 
 namespace cs {
@@ -21,9 +26,6 @@ namespace {
 // module's region table, never from here.
 const char* const kComparisonRegionKeys[] = {"aws:ap-south-1", "aws:ca-central-1"};
 
-// Sources of the car and TV constants, as carbon/equivalents.h documents them.
-constexpr const char* kCarSource = "EEA 2024 new EU cars, via carbontracker co2eq.csv";
-constexpr const char* kTvSource = "32-inch LCD TV, codecarbon carbonboard (viz/data.py)";
 
 std::string JoinMethods(const std::vector<EnergyTotal>& energy) {
   std::string out;
@@ -103,7 +105,7 @@ HardwareInfo ExtractHardware(const nlohmann::json& power) {
   if (const nlohmann::json* v = FindField(power, {"logical_threads", "cpu_count"}); v && v->is_number()) {
     hardware.cpu_count = v->get<int>();
   }
-  if (const nlohmann::json* v = FindField(power, {"ram_gb", "ram_total_size"}); v && v->is_number()) {
+  if (const nlohmann::json* v = FindField(power, {"ram_gb", "ram_gib", "ram_total_size"}); v && v->is_number()) {
     hardware.ram_gb = v->get<double>();
   }
   if (const nlohmann::json* v = FindField(power, {"os"}); v && v->is_string()) hardware.os = *v;
@@ -157,8 +159,14 @@ ReportLocation LocateRegion(const std::string& query) {
     location.cloud_provider = prefix;
     location.cloud_region = rest;
     location.country_name = country_of_name(region->name);
-    Result<RegionInfo> country = FindRegion(location.country_name);
-    if (country.ok() && country->kind == "country") location.country_iso_code = country->key;
+    // Cloud tables name a country their own way where it differs from the
+    // country table's name: "Korea" (gcp:asia-northeast3, Seoul) is South Korea.
+    const std::string lookup = location.country_name == "Korea" ? "South Korea" : location.country_name;
+    Result<RegionInfo> country = FindRegion(lookup);
+    if (country.ok() && country->kind == "country") {
+      location.country_name = country->name;
+      location.country_iso_code = country->key;
+    }
   }
   return location;
 }
@@ -218,7 +226,13 @@ std::string FormatParams(const nlohmann::json& params, const std::vector<std::st
   for (auto it = params.begin(); it != params.end(); ++it) {
     if (!names.empty() && std::find(names.begin(), names.end(), it.key()) == names.end()) continue;
     if (!out.empty()) out += ' ';
-    out += it.key() + "=" + (it.value().is_string() ? it.value().get<std::string>() : it.value().dump());
+    // Floats get 3 significant digits: a table of 0.0028295707859746838 is
+    // unreadable and the digits past the third tell trials apart no better.
+    // The full value stays in the JSON and CSV reports and the store.
+    std::string value = it.value().is_string()          ? it.value().get<std::string>()
+                        : it.value().is_number_float() ? ShortNumber(it.value().get<double>(), 3)
+                                                       : it.value().dump();
+    out += it.key() + "=" + value;
   }
   return out.empty() ? "—" : out;
 }
@@ -298,7 +312,29 @@ Result<SweepReport> LoadSweepReport(SweepStore* store, const std::string& name, 
     if (!provider.ok()) report.holds->note = "the intensity series cannot be read: " + provider.status().message();
   }
   SummarizeSweepReport(&report);
+  FillFromLocalMachine(report.sweep.host, ReadLocalMachine(), &report.hardware);
   return report;
+}
+
+LocalMachine ReadLocalMachine() {
+  LocalMachine local;
+  // gethostname, as the orchestrator stores the sweep's host (report may not include orchestrator/).
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) == 0) local.host = host;
+  struct utsname name {};
+  if (uname(&name) == 0) {
+    // platform.platform()'s leading parts, as codecarbon writes its `os` column.
+    local.os = std::string(name.sysname) + "-" + name.release + "-" + name.machine;
+  }
+  if (Result<MachineInfo> machine = ReadMachineInfo("/proc"); machine.ok()) local.ram_gb = machine->ram_gb;
+  return local;
+}
+
+void FillFromLocalMachine(const std::string& sweep_host, const LocalMachine& local, HardwareInfo* hardware) {
+  // Another machine's uname says nothing about the one the sweep ran on.
+  if (sweep_host.empty() || sweep_host != local.host) return;
+  if (hardware->os.empty()) hardware->os = local.os;
+  if (hardware->ram_gb <= 0) hardware->ram_gb = local.ram_gb;
 }
 
 std::string DescribeHolds(const HoldSummary& summary) {
@@ -386,7 +422,14 @@ void SummarizeSweepReport(SweepReport* report) {
   }
 
   report->hardware = ExtractHardware(report->power);
-  report->location = LocateRegion(report->sweep.region);
+  // The region as stored; a sweep priced from --intensity or a file still
+  // names its region in the intensity record when the user gave one.
+  std::string region = report->sweep.region;
+  if (region.empty() && report->power.is_object() && report->power.contains("intensity") &&
+      report->power["intensity"].is_object()) {
+    region = report->power["intensity"].value("region", std::string());
+  }
+  report->location = LocateRegion(region);
 
   // Intensity: the world-average default is flagged so every format says it.
   const RegionInfo world = WorldAverage();
@@ -424,14 +467,11 @@ void SummarizeSweepReport(SweepReport* report) {
     if (cleanest != nullptr) add_region(*cleanest, "cleanest " + provider + " region");
   }
 
-  // Everyday equivalents of the whole sweep's CO2.
-  const double total_grams = report->spend.total.grams_co2e;
-  report->equivalents = {
-      {"driving a car", CarKmEquivalent(total_grams), "km", kCarSource},
-      {"watching TV", TvHoursEquivalent(total_grams), "h", kTvSource},
-      {"one passenger's transatlantic flight", FlightShareEquivalent(total_grams), "flights",
-       kTransatlanticFlightSource},
-  };
+  // Everyday equivalents of the whole sweep's CO2, each in a unit that fits its size.
+  report->equivalents.clear();
+  for (const EverydayEquivalent& e : EverydayEquivalents(report->spend.total.grams_co2e)) {
+    report->equivalents.push_back({e.what, e.amount, e.unit, e.source});
+  }
 
   // Grid coverage: the stored grid order lists every point of the grid.
   report->grid_size.reset();
@@ -458,9 +498,10 @@ Result<ReportFormat> ParseReportFormat(const std::string& name) {
                                  "' (expected terminal, csv, json, model-card or html)");
 }
 
-std::string RenderReport(const SweepReport& report, ReportFormat format) {
+std::string RenderReport(const SweepReport& report, ReportFormat format, size_t terminal_columns) {
   switch (format) {
-    case ReportFormat::kTerminal: return RenderTerminalReport(report);
+    case ReportFormat::kTerminal:
+      return RenderTerminalReport(report, terminal_columns > 0 ? terminal_columns : TerminalColumns(STDOUT_FILENO));
     case ReportFormat::kCsv: return RenderCsvReport(report);
     case ReportFormat::kJson: return ReportToJson(report).dump(2) + "\n";
     case ReportFormat::kModelCard: return RenderModelCard(report);

@@ -175,12 +175,27 @@ struct ReportOptions {
 // the sweep and lists the store's sweeps.
 Result<SweepReport> LoadSweepReport(SweepStore* store, const std::string& name, const ReportOptions& options);
 
+// What the machine running the report knows of itself: for a sweep that ran
+// on this same host, what its power description did not record (the os
+// column of codecarbon's CSV, a RAM size from before the sampler stored it).
+struct LocalMachine {
+  std::string host;   // gethostname(), what sweeps record as their host.
+  std::string os;     // "Linux-6.8.0-45-generic-x86_64" (uname), as codecarbon's platform.platform() starts.
+  double ram_gb = 0;  // MemTotal in GiB.
+};
+LocalMachine ReadLocalMachine();
+// Fills `hardware`'s empty os and RAM from `local` when `sweep_host` is
+// `local.host`; leaves it alone otherwise (another machine's figures would be wrong).
+void FillFromLocalMachine(const std::string& sweep_host, const LocalMachine& local, HardwareInfo* hardware);
+
 // Fills the derived fields of `report` from its stored ones. Called by
 // LoadSweepReport; public so tests can summarise hand-built reports.
 void SummarizeSweepReport(SweepReport* report);
 
 // The renderers.
-std::string RenderTerminalReport(const SweepReport& report);
+// The terminal report, its tables fitted to `columns` (the params column
+// wraps; numbers are never cut). 100 when the caller knows no terminal.
+std::string RenderTerminalReport(const SweepReport& report, size_t columns = 100);
 std::string RenderCsvReport(const SweepReport& report);
 nlohmann::json ReportToJson(const SweepReport& report);
 std::string RenderModelCard(const SweepReport& report);
@@ -189,14 +204,18 @@ std::string RenderHtmlReport(const SweepReport& report);
 // Output formats of `carbonsweep report --format`.
 enum class ReportFormat { kTerminal = 0, kCsv = 1, kJson = 2, kModelCard = 3, kHtml = 4 };
 Result<ReportFormat> ParseReportFormat(const std::string& name);
-std::string RenderReport(const SweepReport& report, ReportFormat format);
+// `terminal_columns` is the terminal report's width; 0 asks stdout's
+// terminal (TerminalColumns in report/text_table.h: $COLUMNS, the TTY, else 100).
+std::string RenderReport(const SweepReport& report, ReportFormat format, size_t terminal_columns = 0);
 
 // Small shared helpers (also used by compare and estimate).
 // "0.874" -> "87.4 %"; nullopt -> "—".
 std::string FormatAccuracy(const std::optional<double>& accuracy);
 // Names of the params whose values differ between trials (tables show only these).
 std::vector<std::string> VaryingParamNames(const std::vector<ReportTrial>& trials);
-// "learning_rate=0.0003 batch_size=32" over `names` (every param when empty); "—" for none.
+// "learning_rate=0.0003 batch_size=32" over `names` (every param when empty);
+// "—" for none. Floats show 3 significant digits (0.00283), for tables; the
+// JSON and CSV reports keep full precision.
 std::string FormatParams(const nlohmann::json& params, const std::vector<std::string>& names = {});
 // The task's name from the sweep's task JSON ("name" or "task"), "" if absent.
 std::string TaskName(const nlohmann::json& task);

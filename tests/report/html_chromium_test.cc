@@ -48,18 +48,19 @@ std::string DumpDom(const testing::TempDir& dir, const std::string& page) {
 }
 
 // Screenshots `page` into the artefact dir and checks a PNG came out.
-void Screenshot(const testing::TempDir& dir, const std::string& page, const std::string& name) {
+// `height_px` crops the page: the compare page's screenshot is the README's image.
+void Screenshot(const testing::TempDir& dir, const std::string& page, const std::string& name, int height_px = 1600) {
   std::filesystem::create_directories(CS_REPORT_ARTIFACT_DIR);
   std::string png = std::string(CS_REPORT_ARTIFACT_DIR) + "/" + name;
   std::filesystem::remove(png);
   std::string output;
   int status = testing::RunShell(
-      Chromium(dir) + "--window-size=1200,1600 --screenshot=" + png + " file://" + page, &output);
+      Chromium(dir) + "--window-size=1200," + std::to_string(height_px) + " --screenshot=" + png + " file://" + page, &output);
   INFO(output);
   CHECK(status == 0);
   Result<std::string> bytes = ReadFile(png);
   REQUIRE(bytes.ok());
-  CHECK(bytes->size() > 10000);  // a blank 1200x1600 PNG is far smaller than a drawn page.
+  CHECK(bytes->size() > 10000);  // a blank page's PNG is far smaller than a drawn one.
   CHECK(bytes->compare(0, 8, "\x89PNG\r\n\x1a\n") == 0);
   std::cerr << "screenshot kept: " << std::filesystem::absolute(png).string() << "\n";
 }
@@ -80,10 +81,13 @@ TEST_CASE("the report page renders in Chromium with every plotted point") {
   // Anytime curve: the 4 trials that ended (finished, failed, finished, interrupted).
   // Accuracy vs CO2: the 2 trials with an accuracy.
   CHECK(Count(dom, "<circle class=\"point\"") == 6);
-  CHECK(dom.find("data-x=\"0.025\" data-y=\"88\"") != std::string::npos);  // 25 g -> 88 %
+  // The page's unit is g (28 g in total): the anytime axis too.
+  CHECK(dom.find("data-x=\"25\" data-y=\"88\"") != std::string::npos);     // 25 g -> 88 %
   CHECK(dom.find("data-x=\"10\" data-y=\"80\"") != std::string::npos);     // trial 0: 10 g, 80 %
   // Power over time: one line per component.
   CHECK(Count(dom, "<polyline") >= 3);
+  CHECK(dom.find("cumulative g CO2e of trials") != std::string::npos);
+  CHECK(dom.find("legend-box") == std::string::npos);  // legends stand outside the plot area
   // Every trial is in the table, the baseline as the reference row.
   CHECK(Count(dom, "<tr class=\"best\">") == 1);
   CHECK(Count(dom, "<tr class=\"reference\">") == 1);
@@ -112,7 +116,9 @@ TEST_CASE("the compare page overlays both anytime curves in Chromium") {
   CHECK(Count(dom, "<circle class=\"point\" data-series=\"random-a\"") == 6);
   CHECK(Count(dom, "<circle class=\"point\" data-series=\"grid-b\"") == 5);
   CHECK(Count(dom, "<tr class=\"reference\">") == 1);
-  Screenshot(dir, page, "compare-random-a-grid-b.png");
+  CHECK(Count(dom, "class=\"legend-swatch\"") == 4);  // two series, two plots, below each plot
+  CHECK(dom.find("legend-box") == std::string::npos);
+  Screenshot(dir, page, "compare-random-a-grid-b.png", /*height_px=*/680);
 }
 
 }  // namespace
