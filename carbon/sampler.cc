@@ -92,7 +92,9 @@ void PowerSampler::Untrack(int64_t trial_id, double final_cpu_seconds) {
   tracked_.erase(trial_id);
 }
 
-Status PowerSampler::MeterSelf(int64_t trial_id) {
+Status PowerSampler::MeterSelf(int64_t trial_id) { return MeterGroup(trial_id, getpid()); }
+
+Status PowerSampler::MeterGroup(int64_t trial_id, pid_t leader) {
   std::vector<int> gpus = setup_.options.gpu_indices;
   if (gpus.empty()) {
     if (const char* visible = std::getenv("CUDA_VISIBLE_DEVICES")) {
@@ -101,7 +103,7 @@ Status PowerSampler::MeterSelf(int64_t trial_id) {
       gpus = *parsed;
     }
   }
-  Track(trial_id, getpid(), gpus);
+  Track(trial_id, leader, gpus);
   return Status::Ok();
 }
 

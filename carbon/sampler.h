@@ -84,6 +84,9 @@ class PowerSampler {
   void Untrack(int64_t trial_id, double final_cpu_seconds);
   // Meters this process as `trial_id` (getpid(), GPUs from CUDA_VISIBLE_DEVICES).
   Status MeterSelf(int64_t trial_id);
+  // The same for the process group `leader` leads (a command this process
+  // started, which shares its GPUs).
+  Status MeterGroup(int64_t trial_id, pid_t leader);
 
   // Drains the samples taken so far. Thread-safe.
   std::vector<EnergySample> TakeSamples();

@@ -15,6 +15,7 @@ int RunEstimateCommand(const std::vector<std::string>& args);
 int RunTrialCommand(const std::vector<std::string>& args);
 int RunBaselineCommand(const std::vector<std::string>& args);
 int RunPretrainCommand(const std::vector<std::string>& args);
+int RunJobCommand(const std::vector<std::string>& args);
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
@@ -29,6 +30,7 @@ const std::vector<Command>& Commands() {
       {"estimate", "expected energy and CO2 of a planned sweep, measured or from TDP", RunEstimateCommand},
       {"trial", "one fine-tuning job (what a sweep launches): --params JSON, events on stdout, --out result.json", RunTrialCommand},
       {"baseline", "the cheap model: TF-IDF + logistic regression on the same split, in seconds", RunBaselineCommand},
+      {"job", "what a Slurm job of a --command sweep runs: COMMAND metered, its events to the work dir (-- COMMAND ...)", RunJobCommand},
       {"pretrain", "pre-train the backbone on unlabelled text (metered); writes encoder, vocab and backbone.json", RunPretrainCommand},
   };
   return kCommands;

@@ -73,10 +73,12 @@ Result<ProductionWiring> Wire(const SweepConfig& config, const SessionOptions& o
     slurm.warn = [progress](const std::string& message) {
       progress->Event({{"event", "warning"}, {"message", message}}, "warning: " + message);
     };
-    slurm.trailing_args = {"--meter-self", "--sample-interval", nlohmann::json(config.carbon.sample_interval_seconds).dump()};
+    slurm.meter_args = {"--sample-interval", nlohmann::json(config.carbon.sample_interval_seconds).dump()};
     if (config.carbon.cpu_watts >= 0) {
-      slurm.trailing_args.insert(slurm.trailing_args.end(), {"--cpu-watts", nlohmann::json(config.carbon.cpu_watts).dump()});
+      slurm.meter_args.insert(slurm.meter_args.end(), {"--cpu-watts", nlohmann::json(config.carbon.cpu_watts).dump()});
     }
+    slurm.trailing_args = {"--meter-self"};
+    slurm.trailing_args.insert(slurm.trailing_args.end(), slurm.meter_args.begin(), slurm.meter_args.end());
     wiring.launcher = std::make_unique<SlurmLauncher>(slurm, MakeRealSlurmClient());
     return wiring;
   }

@@ -93,13 +93,25 @@ Result<MeterReading> MeterReadingFromEnergyEvent(const nlohmann::json& event, in
 
 Result<std::unique_ptr<SelfMeterLog>> SelfMeterLog::Start(const std::string& work_dir, const MeterOptions& options,
                                                           double interval_seconds) {
+  return StartFor(work_dir, options, interval_seconds, /*leader=*/0);
+}
+
+Result<std::unique_ptr<SelfMeterLog>> SelfMeterLog::StartForGroup(const std::string& work_dir,
+                                                                  const MeterOptions& options,
+                                                                  double interval_seconds, pid_t leader) {
+  if (leader <= 0) return Status::InvalidArgument("no process group to meter");
+  return StartFor(work_dir, options, interval_seconds, leader);
+}
+
+Result<std::unique_ptr<SelfMeterLog>> SelfMeterLog::StartFor(const std::string& work_dir, const MeterOptions& options,
+                                                             double interval_seconds, pid_t leader) {
   if (!(interval_seconds > 0)) return Status::InvalidArgument("--sample-interval must be > 0");
   auto setup = DetectPowerSources(options);
   if (!setup.ok()) return setup.status();
   SamplerOptions sampler_options;
   sampler_options.interval_seconds = interval_seconds;
   auto sampler = std::make_unique<PowerSampler>(std::move(*setup), std::make_shared<NoIntensity>(), sampler_options);
-  CS_RETURN_IF_ERROR(sampler->MeterSelf(/*trial_id=*/0));
+  CS_RETURN_IF_ERROR(leader > 0 ? sampler->MeterGroup(/*trial_id=*/0, leader) : sampler->MeterSelf(/*trial_id=*/0));
   std::unique_ptr<SelfMeterLog> log(
       new SelfMeterLog(work_dir + "/" + kTrialEnergyFile, std::move(sampler), interval_seconds));
   log->sampler_->Start();
@@ -139,6 +151,11 @@ void SelfMeterLog::Flush() {
   if (!ok && write_status_.ok()) {
     write_status_ = Status::IoError(path_ + ": cannot append energy records: " + std::strerror(errno));
   }
+}
+
+Status SelfMeterLog::StopAfterExit(double final_cpu_seconds) {
+  sampler_->Untrack(/*trial_id=*/0, final_cpu_seconds);
+  return Stop();
 }
 
 Status SelfMeterLog::Stop() {

@@ -59,6 +59,11 @@ class SelfMeterLog {
   // measured to the log at the same pace (each line flushed at once).
   static Result<std::unique_ptr<SelfMeterLog>> Start(const std::string& work_dir, const MeterOptions& options,
                                                      double interval_seconds);
+  // The same for another process: the process group `leader` leads (a
+  // user's command that `carbonsweep job` started), with the GPUs of
+  // options.gpu_indices, else of this process's CUDA_VISIBLE_DEVICES.
+  static Result<std::unique_ptr<SelfMeterLog>> StartForGroup(const std::string& work_dir, const MeterOptions& options,
+                                                             double interval_seconds, pid_t leader);
   ~SelfMeterLog();  // Stop()s.
   SelfMeterLog(const SelfMeterLog&) = delete;
   SelfMeterLog& operator=(const SelfMeterLog&) = delete;
@@ -66,11 +71,18 @@ class SelfMeterLog {
   // Takes the last reading, writes it, joins the thread. Idempotent; the
   // first write error (disk full on the shared filesystem) is returned.
   Status Stop();
+  // For StartForGroup, once the leader is reaped: its last reading takes
+  // `final_cpu_seconds` (wait4's rusage: what /proc no longer tells of the
+  // leader and its reaped descendants), then Stop().
+  Status StopAfterExit(double final_cpu_seconds);
   // What the sampler meters with (methods, notes), for the trial's log.
   nlohmann::json Describe() const { return sampler_->Describe(); }
 
  private:
   SelfMeterLog(std::string path, std::unique_ptr<PowerSampler> sampler, double interval_seconds);
+  // leader 0: this process.
+  static Result<std::unique_ptr<SelfMeterLog>> StartFor(const std::string& work_dir, const MeterOptions& options,
+                                                        double interval_seconds, pid_t leader);
   void Loop();
   void Flush();  // writes pending samples; REQUIRES: file_mu_ not held.
 

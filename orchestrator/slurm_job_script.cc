@@ -50,9 +50,30 @@ Result<std::string> SlurmJobScript(const SlurmLauncherOptions& options, const st
                                    const LaunchRequest& request, const std::vector<std::string>& sbatch_args) {
   const std::string trial = "trial " + std::to_string(request.trial_id);
   CS_RETURN_IF_ERROR(RefuseControlCharacters(trial + ": the carbonsweep binary's path", binary));
-  std::vector<std::string> trial_argv = options.leading_args;
-  trial_argv.insert(trial_argv.end(), request.args.begin(), request.args.end());
-  trial_argv.insert(trial_argv.end(), options.trailing_args.begin(), options.trailing_args.end());
+  std::vector<std::string> trial_argv;
+  std::string exports;
+  if (request.command.empty()) {
+    trial_argv = options.leading_args;
+    trial_argv.insert(trial_argv.end(), request.args.begin(), request.args.end());
+    trial_argv.insert(trial_argv.end(), options.trailing_args.begin(), options.trailing_args.end());
+  } else {
+    // A user's command: `carbonsweep job` runs and meters it (command_job.h),
+    // with the trial's variables (CARBONSWEEP_PARAMS, ...) exported first.
+    trial_argv = {"job", "--work-dir", request.work_dir};
+    trial_argv.insert(trial_argv.end(), options.meter_args.begin(), options.meter_args.end());
+    trial_argv.push_back("--");
+    trial_argv.insert(trial_argv.end(), request.command.begin(), request.command.end());
+    for (const std::string& entry : request.environment) {
+      const size_t equals = entry.find('=');
+      const std::string name = entry.substr(0, equals);
+      const bool name_ok = equals != std::string::npos && equals > 0 &&
+                           name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") ==
+                               std::string::npos;
+      if (!name_ok) return Status::InvalidArgument(trial + ": environment entry '" + name + "' is not NAME=value");
+      CS_RETURN_IF_ERROR(RefuseControlCharacters(trial + ": " + name, entry));
+      exports += "export " + name + "=" + ShellQuote(entry.substr(equals + 1)) + "\n";
+    }
+  }
   // The script: one exec, so scancel's signals reach the trial itself.
   std::string command = "exec " + ShellQuote(binary);
   for (size_t i = 0; i < trial_argv.size(); ++i) {
@@ -67,7 +88,7 @@ Result<std::string> SlurmJobScript(const SlurmLauncherOptions& options, const st
          ": written and submitted by the orchestrator's Slurm launcher with\n"
          "#   " + submitted_with + " " + kSlurmJobScriptFile + "\n"
          "# It runs on the compute node; its work dir is on the shared filesystem.\n" +
-         command + "\n";
+         exports + command + "\n";
 }
 
 }  // namespace cs

@@ -11,6 +11,7 @@
 #include "orchestrator/slurm_energy.h"
 #include "orchestrator/slurm_job_end.h"
 #include "orchestrator/slurm_job_script.h"
+#include "orchestrator/trial_command.h"
 #include "orchestrator/slurm_work_dir.h"
 #include "trials/protocol.h"
 
@@ -118,6 +119,9 @@ Result<LaunchedTrial> SlurmLauncher::Start(const LaunchRequest& request) {
   auto script = SlurmJobScript(options_, binary_, request, *sbatch_args);
   if (!script.ok()) return script.status();
   CS_RETURN_IF_ERROR(MakePrivateDirs(request.work_dir));
+  if (!request.params_json.empty()) {
+    CS_RETURN_IF_ERROR(WriteFileAtomic(request.work_dir + "/" + kTrialParamsFile, request.params_json + "\n", 0600));
+  }
 
   auto job = std::make_unique<Job>();
   job->trial_id = request.trial_id;

@@ -64,6 +64,9 @@ struct SlurmLauncherOptions {
   std::vector<std::string> leading_args = {"trial"};
   // Arguments placed after the request's args: the trial meters itself.
   std::vector<std::string> trailing_args = {"--meter-self"};
+  // A user's command (LaunchRequest::command) runs under `carbonsweep job
+  // --work-dir W <meter_args> -- COMMAND...` (command_job.h), which meters it.
+  std::vector<std::string> meter_args;
   std::string partition;  // --slurm-partition: sbatch --partition; "" = the cluster's default.
   std::string gres;       // --slurm-gres: sbatch --gres, e.g. "gpu:1"; "" = none.
   std::string time_limit; // --slurm-time: sbatch --time, e.g. "02:00:00"; "" = the partition's.

@@ -95,12 +95,6 @@ Status ValidateSlurmConfig(const SweepConfig& config) {
     return Status::InvalidArgument("--gpus with --launcher slurm: Slurm assigns the devices; book them with "
                                    "--slurm-gres gpu:N (the job meters its own devices)");
   }
-  if (!config.command.empty()) {
-    // A Slurm job meters itself through `carbonsweep trial --meter-self`; a
-    // user's command has no such wrapper yet.
-    return Status::InvalidArgument("--command with --launcher slurm: not supported yet; run the sweep with "
-                                   "--launcher local (on a node of your allocation)");
-  }
   const std::pair<const char*, const std::string*> values[] = {
       {"--slurm-partition", &config.slurm.partition}, {"--slurm-gres", &config.slurm.gres},
       {"--slurm-time", &config.slurm.time_limit},     {"--slurm-extra", &config.slurm.extra},

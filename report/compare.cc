@@ -33,6 +33,13 @@ std::string ComparabilityProblem(const SweepReport& a, const SweepReport& b) {
     return "different task: '" + a.sweep.name + "' ran " + (task_a.empty() ? "(unknown)" : task_a) + ", '" +
            b.sweep.name + "' ran " + (task_b.empty() ? "(unknown)" : task_b);
   }
+  const Objective& metric_a = a.sweep.objective;
+  const Objective& metric_b = b.sweep.objective;
+  if (metric_a.metric != metric_b.metric || metric_a.mode != metric_b.mode) {
+    return "different metric: '" + a.sweep.name + "' ranks by " + metric_a.metric + " (" +
+           MetricModeName(metric_a.mode) + "), '" + b.sweep.name + "' by " + metric_b.metric + " (" +
+           MetricModeName(metric_b.mode) + ")";
+  }
   if (a.sweep.task_checksum != b.sweep.task_checksum) {
     return "different data: '" + a.sweep.name + "' has checksum " + a.sweep.task_checksum.substr(0, 12) + ", '" +
            b.sweep.name + "' has " + b.sweep.task_checksum.substr(0, 12) + " (other data or splits)";
@@ -59,28 +66,36 @@ Result<Comparison> CompareSweeps(std::vector<SweepReport> reports, const Compare
     }
     comparison.warnings.push_back("compared with --force although not comparable: " + problem);
   }
+  const Objective& objective = reports[0].sweep.objective;
+  comparison.objective = objective;
   for (const SweepReport& report : reports) {
-    if (report.best) {
-      double accuracy = *report.trials[*report.best].record.val_accuracy;
-      if (!comparison.best_accuracy || accuracy > *comparison.best_accuracy) comparison.best_accuracy = accuracy;
-    }
+    if (!report.best) continue;
+    const double value = *report.trials[*report.best].record.metric;
+    if (!comparison.best_metric || objective.Better(value, *comparison.best_metric)) comparison.best_metric = value;
   }
-  if (comparison.best_accuracy) comparison.target_accuracy = *comparison.best_accuracy - options.within_points / 100;
+  if (comparison.best_metric) {
+    // Accuracy in percentage points; another metric in percent of its best value.
+    const double slack = RanksByAccuracy(objective) ? options.within_points / 100
+                                                    : std::fabs(*comparison.best_metric) * options.within_points / 100;
+    comparison.target_metric = objective.mode == MetricMode::kMax ? *comparison.best_metric - slack
+                                                                  : *comparison.best_metric + slack;
+  }
   for (const SweepReport& report : reports) {
     ComparisonRow row;
     row.name = report.sweep.name;
     row.strategy = report.sweep.strategy;
     row.trials = static_cast<int64_t>(report.trials.size());
     row.trials_launched = report.trials_launched;
-    if (report.best) row.best_accuracy = report.trials[*report.best].record.val_accuracy;
+    if (report.best) row.best_metric = report.trials[*report.best].record.metric;
     row.grams_co2e = report.spend.total.grams_co2e;
     row.joules = report.spend.total.joules;
     row.wall_seconds = report.wall_seconds;
     row.grid_size = report.grid_size;
-    if (comparison.target_accuracy) {
+    if (comparison.target_metric) {
       for (const AnytimePoint& point : report.anytime) {
         // A tiny tolerance so 0.885 - 0.005 still counts 0.880 as within.
-        if (point.best_so_far && *point.best_so_far >= *comparison.target_accuracy - 1e-9) {
+        if (point.best_so_far &&
+            objective.Score(*point.best_so_far) >= objective.Score(*comparison.target_metric) - 1e-9) {
           row.grams_to_target = point.cumulative_grams_co2e;
           row.trial_to_target = point.trial_index;
           break;
@@ -102,20 +117,23 @@ Result<Comparison> CompareSweeps(std::vector<SweepReport> reports, const Compare
 std::string RenderComparisonTerminal(const Comparison& comparison) {
   std::string out;
   for (const std::string& warning : comparison.warnings) out += "warning: " + warning + "\n";
-  std::string target = comparison.target_accuracy
-                           ? StringPrintf("CO2 to within %.1f pt of %s", comparison.within_points,
-                                          FormatAccuracy(comparison.best_accuracy).c_str())
+  const Objective& objective = comparison.objective;
+  std::string target = comparison.target_metric
+                           ? StringPrintf("CO2 to within %.1f %s of %s", comparison.within_points,
+                                          RanksByAccuracy(objective) ? "pt" : "%",
+                                          FormatMetricValue(objective, comparison.best_metric).c_str())
                            : "CO2 to best";
   TextTable table({{"sweep"},
                    {"strategy"},
                    {"trials", TextTable::Align::kRight},
-                   {"best acc.", TextTable::Align::kRight},
+                   {RanksByAccuracy(objective) ? "best acc." : "best " + MetricHeading(objective),
+                    TextTable::Align::kRight},
                    {"CO2e", TextTable::Align::kRight},
                    {"kWh", TextTable::Align::kRight},
                    {"wall time", TextTable::Align::kRight},
                    {target, TextTable::Align::kRight},
                    {"grid covered", TextTable::Align::kRight}});
-  if (comparison.baseline) {
+  if (comparison.baseline && RanksByAccuracy(objective)) {
     const BaselineRecord& b = *comparison.baseline;
     table.AddRow({"baseline (reference)", b.method, "1", FormatAccuracy(b.val_accuracy), FormatGrams(b.grams_co2e),
                   StringPrintf("%.4f", JoulesToKwh(b.joules)), FormatSeconds(b.seconds), "", ""});
@@ -128,7 +146,7 @@ std::string RenderComparisonTerminal(const Comparison& comparison) {
                                                     static_cast<long long>(*row.grid_size))
                                      : "—";
     table.AddRow({row.name, row.strategy, StringPrintf("%lld", static_cast<long long>(row.trials)),
-                  FormatAccuracy(row.best_accuracy), FormatGrams(row.grams_co2e),
+                  FormatMetricValue(objective, row.best_metric), FormatGrams(row.grams_co2e),
                   StringPrintf("%.4f", JoulesToKwh(row.joules)), FormatSeconds(row.wall_seconds), to_target, grid});
   }
   out += table.Render();
@@ -146,8 +164,9 @@ std::string RenderComparisonTerminal(const Comparison& comparison) {
   }
   if (max_grams > 0 && low <= high) {
     constexpr int kColumns = 40;
-    out += StringPrintf("\nAnytime curves: best accuracy so far (%s .. %s) vs CO2 of trials, 0 .. %s\n",
-                        FormatAccuracy(low).c_str(), FormatAccuracy(high).c_str(), FormatGrams(max_grams).c_str());
+    out += StringPrintf("\nAnytime curves: best %s so far (%s .. %s) vs CO2 of trials, 0 .. %s\n",
+                        MetricHeading(objective).c_str(), FormatMetricValue(objective, low).c_str(),
+                        FormatMetricValue(objective, high).c_str(), FormatGrams(max_grams).c_str());
     size_t name_width = 0;
     for (const SweepReport& report : comparison.reports) name_width = std::max(name_width, report.sweep.name.size());
     for (const SweepReport& report : comparison.reports) {
@@ -174,9 +193,10 @@ std::string RenderComparisonHtml(const Comparison& comparison) {
   }
   const PageUnits units = ChoosePageUnits(largest_grams, largest_joules);
   auto co2_cell = [&](const std::optional<double>& grams) { return grams ? NumberIn(*grams, units.co2) : "never"; };
+  const Objective& objective = comparison.objective;
   std::vector<std::vector<std::string>> rows;
   std::vector<std::string> classes;
-  if (comparison.baseline) {
+  if (comparison.baseline && RanksByAccuracy(objective)) {
     const BaselineRecord& b = *comparison.baseline;
     rows.push_back({"baseline (reference)", b.method, "1", FormatAccuracy(b.val_accuracy),
                     NumberIn(b.grams_co2e, units.co2), NumberIn(b.joules, units.energy), FormatSeconds(b.seconds), "",
@@ -184,7 +204,7 @@ std::string RenderComparisonHtml(const Comparison& comparison) {
     classes.push_back("reference");
   }
   for (const ComparisonRow& row : comparison.rows) {
-    rows.push_back({row.name, row.strategy, std::to_string(row.trials), FormatAccuracy(row.best_accuracy),
+    rows.push_back({row.name, row.strategy, std::to_string(row.trials), FormatMetricValue(objective, row.best_metric),
                     NumberIn(row.grams_co2e, units.co2), NumberIn(row.joules, units.energy),
                     FormatSeconds(row.wall_seconds), co2_cell(row.grams_to_target),
                     row.grid_size ? StringPrintf("%lld/%lld", static_cast<long long>(row.trials_launched),
@@ -192,9 +212,9 @@ std::string RenderComparisonHtml(const Comparison& comparison) {
                                   : "—"});
     classes.push_back("");
   }
-  std::string target =
-      StringPrintf("%s CO2e to within %.1f pt of best", units.co2.symbol.c_str(), comparison.within_points);
-  body += HtmlTable({"sweep", "strategy", "trials", "best accuracy", units.co2.symbol + " CO2e", units.energy.symbol,
+  std::string target = StringPrintf("%s CO2e to within %.1f %s of best", units.co2.symbol.c_str(),
+                                    comparison.within_points, RanksByAccuracy(objective) ? "pt" : "%");
+  body += HtmlTable({"sweep", "strategy", "trials", RanksByAccuracy(objective) ? "best accuracy" : "best " + MetricHeading(objective), units.co2.symbol + " CO2e", units.energy.symbol,
                      "wall time", target, "grid covered"},
                     rows, {2, 3, 4, 5, 6, 7, 8}, classes);
 
@@ -204,21 +224,22 @@ std::string RenderComparisonHtml(const Comparison& comparison) {
     scatter.push_back(
         TrialScatterSeries(comparison.reports[i], comparison.reports[i].sweep.name, SeriesColor(i), units.co2));
   }
-  PlotSpec anytime_plot = AnytimePlot(anytime, units.co2);
-  if (comparison.baseline) {
+  PlotSpec anytime_plot = AnytimePlot(anytime, units.co2, objective);
+  if (comparison.baseline && RanksByAccuracy(objective)) {
     anytime_plot.reference_y = comparison.baseline->val_accuracy * 100;
     anytime_plot.reference_label = "baseline " + comparison.baseline->method;
   }
   PlotSpec scatter_plot;
-  scatter_plot.title = "Each trial: accuracy vs its CO2";
+  scatter_plot.title = "Each trial: " + MetricHeading(objective) + " vs its CO2";
   scatter_plot.x_label = units.co2.symbol + " CO2e of the trial";
-  scatter_plot.y_label = "validation accuracy (%)";
+  scatter_plot.y_label = MetricAxisLabel(objective);
   scatter_plot.series = scatter;
   scatter_plot.x_start = PlotSpec::AxisStart::kZero;
   body += "<h2>Anytime curves</h2>\n<div class=\"plots\">\n<figure id=\"plot-anytime\">" + RenderSvgPlot(anytime_plot) +
-          "<figcaption>Best validation accuracy so far against the CO2 of the trials ended so far.</figcaption>"
-          "</figure>\n<figure id=\"plot-trials\">" +
-          RenderSvgPlot(scatter_plot) + "<figcaption>One point per trial with an accuracy.</figcaption></figure>\n</div>\n";
+          "<figcaption>Best " + EscapeHtml(MetricHeading(objective)) +
+          " so far against the CO2 of the trials ended so far.</figcaption></figure>\n<figure id=\"plot-trials\">" +
+          RenderSvgPlot(scatter_plot) + "<figcaption>One point per trial with a value of " +
+          EscapeHtml(objective.metric) + ".</figcaption></figure>\n</div>\n";
   return HtmlPage("carbonsweep compare: " + names, body);
 }
 
@@ -230,7 +251,7 @@ nlohmann::json ComparisonJson(const Comparison& comparison) {
                       {"strategy", row.strategy},
                       {"trials", row.trials},
                       {"trials_launched", row.trials_launched},
-                      {"best_val_accuracy", optional(row.best_accuracy)},
+                      {"best_metric", optional(row.best_metric)},
                       {"grams_co2e", row.grams_co2e},
                       {"joules", row.joules},
                       {"wall_seconds", row.wall_seconds},
@@ -247,13 +268,24 @@ nlohmann::json ComparisonJson(const Comparison& comparison) {
                 {"joules", comparison.baseline->joules},
                 {"grams_co2e", comparison.baseline->grams_co2e}};
   }
-  return {{"compare_version", 1},
+  if (RanksByAccuracy(comparison.objective)) {
+    // The names before --metric, kept for the scripts that read them.
+    for (size_t i = 0; i < sweeps.size(); ++i) sweeps[i]["best_val_accuracy"] = sweeps[i]["best_metric"];
+  }
+  nlohmann::json out = {{"compare_version", 1},
           {"sweeps", sweeps},
-          {"best_val_accuracy", optional(comparison.best_accuracy)},
-          {"target_val_accuracy", optional(comparison.target_accuracy)},
+          {"metric", comparison.objective.metric},
+          {"mode", MetricModeName(comparison.objective.mode)},
+          {"best_metric", optional(comparison.best_metric)},
+          {"target_metric", optional(comparison.target_metric)},
           {"within_points", comparison.within_points},
           {"baseline", baseline},
           {"warnings", comparison.warnings}};
+  if (RanksByAccuracy(comparison.objective)) {
+    out["best_val_accuracy"] = out["best_metric"];
+    out["target_val_accuracy"] = out["target_metric"];
+  }
+  return out;
 }
 
 }  // namespace cs

@@ -21,7 +21,8 @@ namespace cs {
 struct CompareOptions {
   // Compare sweeps of different tasks or data anyway (the table says so).
   enum class Comparability { kRequireSameTask = 0, kForce = 1 } comparability = Comparability::kRequireSameTask;
-  // "Within this many accuracy points (percentage points) of the best".
+  // "Within this many points of the best": percentage points of accuracy
+  // for val_accuracy; for another metric, this percentage of the best value.
   double within_points = 0.5;
 };
 
@@ -31,7 +32,7 @@ struct ComparisonRow {
   std::string strategy;
   int64_t trials = 0;
   int64_t trials_launched = 0;
-  std::optional<double> best_accuracy;  // validation, 0..1.
+  std::optional<double> best_metric;  // its best trial's value of the sweeps' metric.
   double grams_co2e = 0;                // the whole sweep (trials + unattributed).
   double joules = 0;
   double wall_seconds = 0;
@@ -45,8 +46,9 @@ struct ComparisonRow {
 struct Comparison {
   std::vector<SweepReport> reports;  // as given, in order.
   std::vector<ComparisonRow> rows;   // one per report, same order.
-  std::optional<double> best_accuracy;  // the best any sweep reached.
-  std::optional<double> target_accuracy;  // best - within_points / 100.
+  Objective objective;                  // the metric all compared sweeps rank by.
+  std::optional<double> best_metric;    // the best any sweep reached.
+  std::optional<double> target_metric;  // what counts as "within within_points of" it (see CompareOptions).
   double within_points = 0.5;
   std::optional<BaselineRecord> baseline;  // newest baseline of the task, when one was run.
   std::vector<std::string> warnings;       // e.g. forced comparison of different tasks.

@@ -41,6 +41,6 @@ std::vector<PowerStep> PowerSteps(const std::vector<PowerSampleRow>& samples, si
 // other by name), as staircases over minutes since the first sample.
 std::vector<PlotSeries> PowerSeries(const SweepReport& report);
 
-PlotSpec AnytimePlot(std::vector<PlotSeries> series, const DisplayUnit& co2_unit);
+PlotSpec AnytimePlot(std::vector<PlotSeries> series, const DisplayUnit& co2_unit, const Objective& objective);
 
 }  // namespace cs

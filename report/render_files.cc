@@ -182,7 +182,9 @@ nlohmann::json ReportToJson(const SweepReport& report) {
                   {"launcher", sweep.launcher},
                   {"created_at", IsoUtc(sweep.created_at_unix) + "Z"},
                   {"budget_grams_co2e", sweep.budget_grams_co2e},
-                  {"on_budget", OnBudgetName(sweep.on_budget)}};
+                  {"on_budget", OnBudgetName(sweep.on_budget)},
+                  {"metric", sweep.objective.metric},
+                  {"mode", MetricModeName(sweep.objective.mode)}};
   out["task"] = report.task;
   out["task_checksum"] = sweep.task_checksum;
   out["space"] = report.space;
@@ -269,7 +271,8 @@ nlohmann::json ReportToJson(const SweepReport& report) {
       epochs.push_back({{"epoch", e.epoch},
                         {"train_loss", e.train_loss},
                         {"val_loss", e.val_loss},
-                        {"val_accuracy", e.val_accuracy},
+                        {"val_accuracy", OptionalJson(e.val_accuracy)},
+                        {"metric", OptionalJson(e.metric)},
                         {"seconds", e.seconds},
                         {"steps", e.steps},
                         {"examples", e.examples}});
@@ -280,6 +283,7 @@ nlohmann::json ReportToJson(const SweepReport& report) {
                              {"params", trial.params},
                              {"val_accuracy", OptionalJson(r.val_accuracy)},
                              {"test_accuracy", OptionalJson(r.test_accuracy)},
+                             {"metric", OptionalJson(r.metric)},
                              {"best_epoch", r.best_epoch ? nlohmann::json(*r.best_epoch) : nlohmann::json(nullptr)},
                              {"created_at", IsoUtc(r.created_at_unix) + "Z"},
                              {"started_at", OptionalTime(r.started_at_unix)},
@@ -307,6 +311,7 @@ nlohmann::json ReportToJson(const SweepReport& report) {
                          {"params", report.trials[*report.best].params},
                          {"val_accuracy", OptionalJson(r.val_accuracy)},
                          {"test_accuracy", OptionalJson(r.test_accuracy)},
+                         {"metric", OptionalJson(r.metric)},
                          {"joules", r.energy.joules},
                          {"grams_co2e", r.energy.grams_co2e}};
   } else {
@@ -379,12 +384,14 @@ std::string RenderModelCard(const SweepReport& report) {
                     "# so the whole-search figure is the honest one for a model picked by this sweep.\n";
   if (report.best) {
     const ReportTrial& best = report.trials[*report.best];
-    out += ModelCardBlock(StringPrintf("the best trial alone (trial %lld, validation accuracy %s)",
+    out += ModelCardBlock(StringPrintf("the best trial alone (trial %lld, %s %s)",
                                        static_cast<long long>(best.record.index),
-                                       FormatAccuracy(best.record.val_accuracy).c_str()),
+                                       RanksByAccuracy(report.sweep.objective) ? "validation accuracy"
+                                                                               : report.sweep.objective.metric.c_str(),
+                                       FormatMetricValue(report.sweep.objective, best.record.metric).c_str()),
                           best.record.energy.grams_co2e, report);
   } else {
-    out += "# (no trial has an accuracy yet: no best-trial block)\n";
+    out += "# (no trial has reported the sweep's metric yet: no best-trial block)\n";
   }
   out += ModelCardBlock(StringPrintf("the whole search: %zu trials, %s, including energy no trial was charged with",
                                      report.trials.size(), FormatJoules(report.spend.total.joules).c_str()),

@@ -20,11 +20,13 @@ PlotSeries AnytimeSeries(const SweepReport& report, const std::string& name, con
   series.name = name;
   series.color = color;
   series.style = PlotSeries::Style::kStepWithMarkers;
+  const Objective& objective = report.sweep.objective;
   for (const AnytimePoint& point : report.anytime) {
     if (!point.best_so_far) continue;
-    series.points.push_back({point.cumulative_grams_co2e / co2_unit.base_per_unit, *point.best_so_far * 100,
-                             StringPrintf("after trial %lld: best %.2f %% at %s", static_cast<long long>(point.trial_index),
-                                          *point.best_so_far * 100,
+    series.points.push_back({point.cumulative_grams_co2e / co2_unit.base_per_unit,
+                             MetricAxisValue(objective, *point.best_so_far),
+                             StringPrintf("after trial %lld: best %s at %s", static_cast<long long>(point.trial_index),
+                                          FormatMetricValue(objective, point.best_so_far).c_str(),
                                           FormatIn(point.cumulative_grams_co2e, co2_unit).c_str())});
   }
   return series;
@@ -35,21 +37,24 @@ PlotSeries TrialScatterSeries(const SweepReport& report, const std::string& name
   PlotSeries series;
   series.name = name;
   series.color = color;
+  const Objective& objective = report.sweep.objective;
   for (const ReportTrial& trial : report.trials) {
-    if (!trial.record.val_accuracy) continue;
-    series.points.push_back({trial.record.energy.grams_co2e / co2_unit.base_per_unit, *trial.record.val_accuracy * 100,
-                             StringPrintf("trial %lld (%s): %.2f %%, %s", static_cast<long long>(trial.record.index),
-                                          TrialStateName(trial.record.state), *trial.record.val_accuracy * 100,
+    if (!trial.record.metric) continue;
+    series.points.push_back({trial.record.energy.grams_co2e / co2_unit.base_per_unit,
+                             MetricAxisValue(objective, *trial.record.metric),
+                             StringPrintf("trial %lld (%s): %s, %s", static_cast<long long>(trial.record.index),
+                                          TrialStateName(trial.record.state),
+                                          FormatMetricValue(objective, trial.record.metric).c_str(),
                                           FormatIn(trial.record.energy.grams_co2e, co2_unit).c_str())});
   }
   return series;
 }
 
-PlotSpec AnytimePlot(std::vector<PlotSeries> series, const DisplayUnit& co2_unit) {
+PlotSpec AnytimePlot(std::vector<PlotSeries> series, const DisplayUnit& co2_unit, const Objective& objective) {
   PlotSpec spec;
-  spec.title = "Anytime curve: best accuracy so far vs CO2 spent";
+  spec.title = "Anytime curve: best " + MetricHeading(objective) + " so far vs CO2 spent";
   spec.x_label = "cumulative " + co2_unit.symbol + " CO2e of trials";
-  spec.y_label = "best validation accuracy (%)";
+  spec.y_label = "best " + MetricAxisLabel(objective);
   spec.series = std::move(series);
   spec.x_start = PlotSpec::AxisStart::kZero;
   return spec;
@@ -78,8 +83,9 @@ std::string RenderHtmlReport(const SweepReport& report) {
   body += HtmlStat(FormatIn(report.spend.total.grams_co2e, units.co2), "CO2e emitted in total");
   body += HtmlStat(FormatIn(report.spend.total.joules, units.energy), "energy (PUE included)");
   body += HtmlStat(std::to_string(report.trials.size()), "trials");
-  body += HtmlStat(report.best ? FormatAccuracy(report.trials[*report.best].record.val_accuracy) : "—",
-                   "best validation accuracy");
+  const Objective& objective = sweep.objective;
+  body += HtmlStat(report.best ? FormatMetricValue(objective, report.trials[*report.best].record.metric) : "—",
+                   RanksByAccuracy(objective) ? "best validation accuracy" : "best " + MetricHeading(objective));
   body += HtmlStat(FormatSeconds(report.wall_seconds), "wall time");
   body += "</div>\n";
   if (report.intensity_assumed) {
@@ -89,15 +95,16 @@ std::string RenderHtmlReport(const SweepReport& report) {
   }
 
   // Plots.
-  PlotSpec anytime = AnytimePlot({AnytimeSeries(report, sweep.name, SeriesColor(0), units.co2)}, units.co2);
-  if (!report.baselines.empty()) {
+  PlotSpec anytime =
+      AnytimePlot({AnytimeSeries(report, sweep.name, SeriesColor(0), units.co2)}, units.co2, objective);
+  if (!report.baselines.empty() && RanksByAccuracy(objective)) {
     anytime.reference_y = report.baselines.front().val_accuracy * 100;
     anytime.reference_label = "baseline " + report.baselines.front().method;
   }
   PlotSpec scatter;
-  scatter.title = "Each trial: accuracy vs its CO2";
+  scatter.title = "Each trial: " + MetricHeading(objective) + " vs its CO2";
   scatter.x_label = units.co2.symbol + " CO2e of the trial";
-  scatter.y_label = "validation accuracy (%)";
+  scatter.y_label = MetricAxisLabel(objective);
   scatter.series = {TrialScatterSeries(report, sweep.name, SeriesColor(1), units.co2)};
   scatter.x_start = PlotSpec::AxisStart::kZero;
   PlotSpec power;
@@ -115,7 +122,7 @@ std::string RenderHtmlReport(const SweepReport& report) {
   body += "<h2>Plots</h2>\n<div class=\"plots\">\n";
   body += Figure(anytime, "Each step is a trial that ended with a new best; x is the CO2 of all trials ended so far.",
                  "plot-anytime");
-  body += Figure(scatter, "One point per trial that reported a validation accuracy.", "plot-trials");
+  body += Figure(scatter, "One point per trial that reported " + objective.metric + ".", "plot-trials");
   body += Figure(power, "Average power of each sample interval (its energy over its duration), summed over running trials and stacked: each line adds its component to those below.", "plot-power");
   body += "</div>\n";
 
@@ -128,7 +135,7 @@ std::string RenderHtmlReport(const SweepReport& report) {
     const ReportTrial& trial = report.trials[i];
     const TrialRecord& r = trial.record;
     rows.push_back({std::to_string(r.index), FormatParams(trial.params, varying), TrialStateName(r.state),
-                    FormatAccuracy(r.val_accuracy), trial.wall_seconds > 0 ? FormatSeconds(trial.wall_seconds) : "—",
+                    FormatMetricValue(objective, r.metric), trial.wall_seconds > 0 ? FormatSeconds(trial.wall_seconds) : "—",
                     NumberIn(r.energy.joules, units.energy), NumberIn(r.energy.grams_co2e, units.co2),
                     trial.methods.empty() ? "—" : trial.methods, r.reason});
     classes.push_back(report.best && *report.best == i ? "best" : (r.started_at_unix ? "" : "dim"));
@@ -143,7 +150,7 @@ std::string RenderHtmlReport(const SweepReport& report) {
   if (rows.empty()) {
     body += "<p>No trials.</p>\n";
   } else {
-    body += HtmlTable({"#", "params", "state", "accuracy", "duration", units.energy.symbol, units.co2.symbol + " CO2e", "method", "note"}, rows,
+    body += HtmlTable({"#", "params", "state", RanksByAccuracy(objective) ? "accuracy" : MetricHeading(objective), "duration", units.energy.symbol, units.co2.symbol + " CO2e", "method", "note"}, rows,
                       {0, 3, 4, 5, 6}, classes);
   }
 

@@ -112,7 +112,8 @@ std::string RenderTerminalReport(const SweepReport& report, size_t columns) {
     TextTable table({{"#", TextTable::Align::kRight},
                      {"params", TextTable::Align::kLeft, TextTable::Fit::kWrap},
                      {"state"},
-                     {"accuracy", TextTable::Align::kRight},
+                     {RanksByAccuracy(report.sweep.objective) ? "accuracy" : MetricHeading(report.sweep.objective),
+                      TextTable::Align::kRight},
                      {"duration", TextTable::Align::kRight},
                      {units.energy.symbol, TextTable::Align::kRight},
                      {units.co2.symbol + " CO2e", TextTable::Align::kRight},
@@ -120,8 +121,9 @@ std::string RenderTerminalReport(const SweepReport& report, size_t columns) {
     for (const ReportTrial& trial : report.trials) {
       const TrialRecord& r = trial.record;
       table.AddRow({std::to_string(r.index), FormatParams(trial.params, varying), TrialStateName(r.state),
-                    FormatAccuracy(r.val_accuracy), trial.wall_seconds > 0 ? FormatSeconds(trial.wall_seconds) : "—",
-                    energy(r.energy.joules), co2(r.energy.grams_co2e), trial.methods.empty() ? "—" : trial.methods});
+                    FormatMetricValue(report.sweep.objective, r.metric),
+                    trial.wall_seconds > 0 ? FormatSeconds(trial.wall_seconds) : "—", energy(r.energy.joules),
+                    co2(r.energy.grams_co2e), trial.methods.empty() ? "—" : trial.methods});
     }
     if (report.spend.unattributed.joules > 0) {
       table.AddRow({"", "(not charged to a trial: idle, orchestrator)", "", "", "", energy(report.spend.unattributed.joules),
@@ -151,15 +153,15 @@ std::string RenderTerminalReport(const SweepReport& report, size_t columns) {
                         static_cast<long long>(first_failure->record.index)) +
            first_failure->record.reason + "\n";
   }
-  // A user's command that never prints val_accuracy finishes all the same: say why "best" is empty.
+  // A user's command that never prints its metric finishes all the same: say why "best" is empty.
   int silent = 0;
   for (const ReportTrial& trial : report.trials) {
-    if (trial.record.state == TrialState::kFinished && !trial.record.val_accuracy) ++silent;
+    if (trial.record.state == TrialState::kFinished && !trial.record.metric) ++silent;
   }
   if (silent > 0) {
-    out += StringPrintf("  no metric: %d finished trial(s) reported no val_accuracy (an epoch or end event must "
+    out += StringPrintf("  no metric: %d finished trial(s) reported no %s (an epoch or end event must "
                         "carry it: docs/trial-protocol.md)\n",
-                        silent);
+                        silent, report.sweep.objective.metric.c_str());
   }
   if (report.grid_size) {
     out += StringPrintf("  grid coverage: %lld of %lld points\n", static_cast<long long>(report.trials_launched),
@@ -167,17 +169,20 @@ std::string RenderTerminalReport(const SweepReport& report, size_t columns) {
   }
   if (report.best) {
     const ReportTrial& best = report.trials[*report.best];
-    out += StringPrintf("  best: trial %lld, validation accuracy %s", static_cast<long long>(best.record.index),
-                        FormatAccuracy(best.record.val_accuracy).c_str());
+    const Objective& objective = report.sweep.objective;
+    out += StringPrintf("  best: trial %lld, %s %s", static_cast<long long>(best.record.index),
+                        RanksByAccuracy(objective) ? "validation accuracy" : MetricHeading(objective).c_str(),
+                        FormatMetricValue(objective, best.record.metric).c_str());
     if (best.record.test_accuracy) out += ", test " + FormatAccuracy(best.record.test_accuracy);
     out += ", " + FormatIn(best.record.energy.grams_co2e, units.co2) + " CO2e\n        " + FormatParams(best.params) + "\n";
   } else {
-    out += "  best: none (no trial reported an accuracy)\n";
+    out += "  best: none (no trial reported " + report.sweep.objective.metric + ")\n";
   }
   if (!report.anytime.empty()) {
     std::vector<double> curve;
     for (const AnytimePoint& point : report.anytime) curve.push_back(point.best_so_far.value_or(NAN));
-    out += "  anytime (best accuracy after each trial, in order of ending): " + Sparkline(curve) + "\n";
+    out += "  anytime (best " + MetricHeading(report.sweep.objective) + " after each trial, in order of ending): " +
+           Sparkline(curve) + "\n";
   }
   for (const BaselineRecord& baseline : report.baselines) {
     out += "  baseline " + baseline.method + ": validation accuracy " + FormatAccuracy(baseline.val_accuracy) + ", " +

@@ -206,6 +206,27 @@ std::string FormatAccuracy(const std::optional<double>& accuracy) {
   return StringPrintf("%.1f %%", *accuracy * 100);
 }
 
+bool RanksByAccuracy(const Objective& objective) { return objective.metric == "val_accuracy"; }
+
+std::string MetricHeading(const Objective& objective) {
+  if (RanksByAccuracy(objective)) return "val acc";
+  return objective.metric + (objective.mode == MetricMode::kMin ? " (min)" : "");
+}
+
+std::string FormatMetricValue(const Objective& objective, const std::optional<double>& value) {
+  if (RanksByAccuracy(objective)) return FormatAccuracy(value);
+  if (!value) return "—";
+  return StringPrintf("%.4g", *value);
+}
+
+double MetricAxisValue(const Objective& objective, double value) {
+  return RanksByAccuracy(objective) ? value * 100 : value;
+}
+
+std::string MetricAxisLabel(const Objective& objective) {
+  return RanksByAccuracy(objective) ? "validation accuracy (%)" : MetricHeading(objective);
+}
+
 std::vector<std::string> VaryingParamNames(const std::vector<ReportTrial>& trials) {
   // Fixed params only clutter a table; the settings section lists them.
   std::map<std::string, std::set<std::string>> values;

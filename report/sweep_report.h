@@ -211,6 +211,16 @@ std::string RenderReport(const SweepReport& report, ReportFormat format, size_t 
 // Small shared helpers (also used by compare and estimate).
 // "0.874" -> "87.4 %"; nullopt -> "—".
 std::string FormatAccuracy(const std::optional<double>& accuracy);
+// True when the sweep ranks by the bundled val_accuracy (shown as a percentage).
+bool RanksByAccuracy(const Objective& objective);
+// The column heading of the sweep's metric: "val acc", or its own name.
+std::string MetricHeading(const Objective& objective);
+// A value of the sweep's metric as tables show it: "81.2 %" for accuracy,
+// else 4 significant digits; "—" when unset.
+std::string FormatMetricValue(const Objective& objective, const std::optional<double>& value);
+// Plots: accuracy in percent, another metric as it is; and the axis label.
+double MetricAxisValue(const Objective& objective, double value);
+std::string MetricAxisLabel(const Objective& objective);
 // Names of the params whose values differ between trials (tables show only these).
 std::vector<std::string> VaryingParamNames(const std::vector<ReportTrial>& trials);
 // "learning_rate=0.0003 batch_size=32" over `names` (every param when empty);

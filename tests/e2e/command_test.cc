@@ -202,3 +202,48 @@ TEST_CASE("run --model sweeps the bundled trial over a user's TorchScript encode
 }
 
 }  // namespace cs
+
+namespace cs {
+
+using namespace cs::testing;
+
+namespace {
+
+// The text of a file, "" when it cannot be read (not there yet).
+std::string TextOrEmpty(const std::string& path) {
+  Result<std::string> text = ReadFile(path);
+  return text.ok() ? *text : "";
+}
+
+}  // namespace
+
+TEST_CASE("carbonsweep job passes scancel's SIGTERM on to the command, which stops as it chooses") {
+  TempDir dir;
+  const std::string stopped = dir.File("stopped");
+  // The command says it is ready, then trains until SIGTERM, then saves and exits 4.
+  pid_t job = StartCarbonsweep(
+      {"job", "--work-dir", dir.path(), "--sample-interval", "0.2", "--", "/bin/sh", "-c",
+       "trap 'echo saved > " + stopped + "; exit 4' TERM; echo '@cs {\"event\":\"start\"}'; "
+       "while :; do sleep 0.05; done"},
+      dir.File("job.log"));
+  // Waits for its start event (polling the file the job writes, not timing).
+  for (int i = 0; i < 600 && !TextOrEmpty(dir.File("events.log")).size(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(TextOrEmpty(dir.File("events.log")) == "@cs {\"event\":\"start\"}\n");
+  REQUIRE(::kill(job, SIGTERM) == 0);
+  int status = WaitForChild(job);
+  CHECK(status == 4);  // the command's own exit code.
+  CHECK(TextOrEmpty(stopped) == "saved\n");
+  CHECK(TextOrEmpty(dir.File("energy.log")).find("\"component\":\"cpu\"") != std::string::npos);
+}
+
+TEST_CASE("carbonsweep job without a command, or with a bad flag, is a usage error") {
+  TempDir dir;
+  std::string output;
+  CHECK(RunCarbonsweep({"job", "--work-dir", dir.path()}, &output) == 2);
+  CHECK(output.find("no command: expected -- COMMAND") != std::string::npos);
+  CHECK(RunCarbonsweep({"job", "--work-dir", dir.path(), "--sample-interval", "0", "--", "/bin/true"}, &output) == 2);
+}
+
+}  // namespace cs

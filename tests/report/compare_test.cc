@@ -25,8 +25,8 @@ TEST_CASE("compare finds the CO2 each sweep needed to come within 0.5 points of 
   Result<Comparison> comparison = CompareSweeps(LoadAll(store.get(), {"random-a", "grid-b"}), CompareOptions{});
   REQUIRE(comparison.ok());
   // Best of all: grid-b's 0.884; within 0.5 points means >= 0.879.
-  CHECK(*comparison->best_accuracy == doctest::Approx(0.884));
-  CHECK(*comparison->target_accuracy == doctest::Approx(0.879));
+  CHECK(*comparison->best_metric == doctest::Approx(0.884));
+  CHECK(*comparison->target_metric == doctest::Approx(0.879));
   const ComparisonRow& a = comparison->rows[0];
   const ComparisonRow& b = comparison->rows[1];
   // random-a reached 0.880 with its third trial to end: 10 + 5 + 10 = 25 g.
@@ -117,7 +117,7 @@ TEST_CASE("an empty sweep compares without a best accuracy") {
   auto store = testing::BuildFixtureStore(dir.File("store.db"));
   Result<Comparison> comparison = CompareSweeps(LoadAll(store.get(), {"grid-b", "empty"}), CompareOptions{});
   REQUIRE(comparison.ok());
-  CHECK(!comparison->rows[1].best_accuracy);
+  CHECK(!comparison->rows[1].best_metric);
   CHECK(!comparison->rows[1].grams_to_target);
   CHECK(RenderComparisonHtml(*comparison).find("<svg") != std::string::npos);
 }

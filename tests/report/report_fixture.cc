@@ -83,6 +83,7 @@ void AddTrials(SweepStore* store, int64_t sweep_id, const std::vector<TrialSpec>
       epoch.trial_id = *id;
       epoch.epoch = 1;
       epoch.val_accuracy = *spec.accuracy;
+      epoch.metric = *spec.accuracy;  // the sweep ranks by val_accuracy (the default objective).
       epoch.examples = 1000;
       epoch.seconds = seconds;
       epoch.recorded_at_unix = kFixtureT0 + spec.end;
@@ -91,6 +92,7 @@ void AddTrials(SweepStore* store, int64_t sweep_id, const std::vector<TrialSpec>
     TrialOutcome outcome;
     outcome.state = spec.state;
     outcome.val_accuracy = spec.accuracy;
+    outcome.metric = spec.accuracy;
     outcome.test_accuracy = spec.accuracy ? std::optional<double>(*spec.accuracy - 0.01) : std::nullopt;
     outcome.best_epoch = spec.accuracy ? std::optional<int>(1) : std::nullopt;
     outcome.seconds = seconds;

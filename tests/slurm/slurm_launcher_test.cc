@@ -119,6 +119,38 @@ TEST_CASE("Start writes a script that execs the trial and submits it with the sb
                      "'--work-dir' '" + fixture.WorkDir(7) + "' '--meter-self'\n") != std::string::npos);
 }
 
+TEST_CASE("a user's command runs under `carbonsweep job`, its variables exported and params.json in its work dir") {
+  SlurmLauncherOptions options;
+  options.meter_args = {"--sample-interval", "0.5"};
+  Fixture fixture(options);
+  LaunchRequest request = fixture.Request(8);
+  request.args.clear();
+  request.command = {"/usr/bin/python3", "train.py", "--lr", "0.001"};
+  request.environment = {"CARBONSWEEP_PARAMS={\"learning_rate\":0.001,\"name\":\"it's\"}",
+                         "CARBONSWEEP_WORK_DIR=" + fixture.WorkDir(8)};
+  request.params_json = R"({"learning_rate":0.001,"name":"it's"})";
+  REQUIRE(fixture.launcher->Start(request).ok());
+
+  auto script = ReadFile(fixture.WorkDir(8) + "/slurm-job.sh");
+  REQUIRE(script.ok());
+  CHECK(script->find("export CARBONSWEEP_PARAMS='{\"learning_rate\":0.001,\"name\":\"it'\\''s\"}'\n") !=
+        std::string::npos);
+  CHECK(script->find("export CARBONSWEEP_WORK_DIR='" + fixture.WorkDir(8) + "'\n") != std::string::npos);
+  CHECK(script->find("exec '/opt/carbonsweep/bin/carbonsweep' 'job' '--work-dir' '" + fixture.WorkDir(8) +
+                     "' '--sample-interval' '0.5' '--' '/usr/bin/python3' 'train.py' '--lr' '0.001'\n") !=
+        std::string::npos);
+  CHECK(ReadFile(fixture.WorkDir(8) + "/params.json").value() == request.params_json + "\n");
+
+  // A variable name the script would run as code is refused before any job.
+  LaunchRequest bad = request;
+  bad.trial_id = 9;
+  bad.work_dir = fixture.WorkDir(9);
+  bad.environment = {"X;rm -rf ~=1"};
+  Status refused = fixture.launcher->Start(bad).status();
+  CHECK(refused.code() == Status::Code::kInvalidArgument);
+  CHECK(FakeSlurmClient::CommandsOf(fixture.slurm, "sbatch").size() == 1);
+}
+
 TEST_CASE("an unterminated quote in --slurm-extra is refused before anything is submitted") {
   SlurmLauncherOptions options;
   options.extra = "--comment='half";

@@ -21,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/files.h"
 #include "tests/e2e/e2e_helpers.h"
 #include "tests/testing/temp_dir.h"
 
@@ -158,6 +159,42 @@ TEST_CASE("a sweep through Slurm: trials finish as jobs, their own energy is rec
     }
     CHECK(self_metered_joules > 0);
   }
+}
+
+TEST_CASE("a user's command as Slurm jobs: metered on the node, ranked by its own metric") {
+  testing::TempDir dir;
+  const std::string space = dir.File("space.json");
+  REQUIRE(WriteFileAtomic(space, R"({"name": "standin", "dimensions": [
+      {"name": "learning_rate", "type": "log-uniform", "range": [0.0001, 0.01], "source": "a test"}],
+      "fixed": {"epochs": {"value": 2, "source": "a test"}}})", 0600).ok());
+  std::string output;
+  int code = RunCarbonsweep({"run", "--launcher", "slurm", "--parallel", "2", "--trials", "3", "--name", "command",
+                             "--db", dir.File("sweeps.db"), "--budget", "1kg", "--intensity", "400", "--json",
+                             "--space", space, "--metric", "loss", "--mode", "min", "--command",
+                             "/bin/sh " + testing::SourceDir() + "/tests/slurm/command_standin.sh {learning_rate}"},
+                            &output);
+  INFO(output);
+  REQUIRE(code == 0);
+  std::vector<TrialRecord> trials = StoredTrials(dir.File("sweeps.db"), "command");
+  REQUIRE(trials.size() == 3);
+  std::optional<double> lowest;
+  for (const TrialRecord& trial : trials) {
+    CHECK(trial.state == TrialState::kFinished);
+    CHECK(trial.job_id.rfind("pid:", 0) != 0);  // a Slurm job, not a local child.
+    REQUIRE(trial.metric.has_value());
+    if (!lowest || *trial.metric < *lowest) lowest = trial.metric;
+    // Metered by `carbonsweep job` on the node, through energy.log.
+    CHECK(trial.energy.joules > 0);
+    CHECK(EnergyLogJoules(trial.work_dir) > 0);
+    // Its events went to events.log; what it printed for humans to the job's output.
+    std::vector<nlohmann::json> events = WorkDirEvents(trial.work_dir);
+    CHECK(CountEvents(events, "epoch") == 2);
+    CHECK(CountEvents(events, "end") == 1);
+    CHECK(ReadFile(trial.work_dir + "/events.log")->find("training with") == std::string::npos);
+  }
+  SweepSummary summary = testing::StoredSummary(dir.File("sweeps.db"), "command");
+  CHECK(summary.best_metric == lowest);
+  CHECK(summary.sweep.objective.metric == "loss");
 }
 
 TEST_CASE("a job cancelled with scancel mid-trial is recorded and requeued; the trial resumes from its checkpoint") {
