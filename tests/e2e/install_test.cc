@@ -63,7 +63,7 @@ TEST_CASE("installed into a prefix, carbonsweep runs a sweep from elsewhere on t
   // The smallest sweep of the e2e suites, but from the pre-trained backbone
   // (no --from-scratch): the trial must find the installed one.
   int code = RunIn(elsewhere,
-                   carbonsweep + " run --name installed --db sweeps.db --budget 1kg --trials 1 --space ci-tiny"
+                   carbonsweep + " run --name installed --db " + Quote(elsewhere + "/sweeps.db") + " --budget 1kg --trials 1 --space ci-tiny"
                                  " --task fortunes --train-size 96 --val-size 48 --test-size 48 --threads 1"
                                  " --sample-interval 0.2 --quiet",
                    &output);
@@ -78,7 +78,7 @@ TEST_CASE("installed into a prefix, carbonsweep runs a sweep from elsewhere on t
 
   // The light binary resolves the same backbone for the report's pre-training line.
   REQUIRE(RunIn(elsewhere, carbonsweep + " report installed --db sweeps.db --format json", &output) == 0);
-  CHECK(nlohmann::json::parse(output)["backbone"]["path"] == backbone);
+  CHECK_MESSAGE(output.find("\"path\": \"" + backbone + "/backbone.json\"") != std::string::npos, output);
 }
 
 TEST_CASE("without carbonsweep-torch beside it, the commands that train fail in one line; the others run") {
