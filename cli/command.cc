@@ -10,6 +10,7 @@
 #include <sstream>
 #include <typeinfo>
 
+#include "cli/torch_binary.h"
 #include "common/files.h"
 #include "common/text.h"
 
@@ -195,6 +196,7 @@ int CarbonsweepMain(int argc, char** argv) {
   for (const Command& command : Commands()) {
     names.push_back(command.name);
     if (args[0] != command.name) continue;
+    if (command.run == nullptr) return ExecTorchBinary(command.name, argv);
     std::vector<std::string> rest(args.begin() + 1, args.end());
     try {
       return command.run(rest);

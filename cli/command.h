@@ -17,10 +17,14 @@ namespace cs {
 struct Command {
   const char* name;
   const char* help;  // one line, shown by `carbonsweep --help`.
+  // nullptr in the light `carbonsweep` for a command that trains (it needs
+  // libtorch): CarbonsweepMain then execs `carbonsweep-torch` with the same
+  // argv (cli/torch_binary.h). Every entry is set in `carbonsweep-torch`.
   int (*run)(const std::vector<std::string>& args);
 };
 
-// Every subcommand, in the order `--help` lists them (cli/commands.cc).
+// Every subcommand, in the order `--help` lists them (cli/commands.cc,
+// compiled once per executable: CARBONSWEEP_TORCH_COMMANDS says which).
 const std::vector<Command>& Commands();
 
 // Entry point: dispatches argv[1] through the table; unknown names get a

@@ -15,8 +15,9 @@ namespace cs {
 // NotFound naming it, never a new empty store.
 Result<std::unique_ptr<SweepStore>> OpenStoreForReading(const std::string& path);
 
-// The committed backbone, for its pre-training footprint: $CARBONSWEEP_BACKBONE,
-// else models/backbone two levels above the binary (a build dir in the source tree).
+// The default backbone, for its pre-training footprint: where a trial would
+// find it (ResolveBackboneDir: $CARBONSWEEP_BACKBONE, the installed tree, the
+// build tree, the source tree), or "" when there is none.
 std::string DefaultBackboneDirForReports();
 
 }  // namespace cs

@@ -1,18 +1,9 @@
 #include "trials/backbone.h"
 
-#include <unistd.h>
-
-#include <climits>
-#include <cstdlib>
 #include <exception>
-#include <filesystem>
 
 #include "common/files.h"
 #include "common/json.h"
-
-#ifndef CARBONSWEEP_SOURCE_DIR
-#define CARBONSWEEP_SOURCE_DIR ""
-#endif
 
 namespace cs {
 
@@ -24,13 +15,6 @@ std::string JoinPath(const std::string& dir, const std::string& name) { return d
 std::string FirstLine(const std::exception& error) {
   std::string what = error.what();
   return what.substr(0, what.find('\n'));
-}
-
-std::string ExecutableDir() {
-  char buffer[PATH_MAX];
-  ssize_t length = readlink("/proc/self/exe", buffer, sizeof(buffer) - 1);
-  if (length <= 0) return "";
-  return std::filesystem::path(std::string(buffer, length)).parent_path().string();
 }
 
 }  // namespace
@@ -89,37 +73,6 @@ Result<LoadedBackbone> LoadBackbone(const std::string& dir, BackboneWeights weig
   }
   LoadedBackbone backbone{dir, *config, std::move(tokenizer).value(), std::move(info), *encoder};
   return backbone;
-}
-
-Result<std::string> ResolveBackboneDir(const std::string& flag_dir) {
-  auto has_backbone = [](const std::string& dir) { return FileExists(JoinPath(dir, kBackboneInfoFile)); };
-  if (!flag_dir.empty()) {
-    if (!has_backbone(flag_dir)) {
-      return Status::NotFound(flag_dir + ": not a backbone directory (no " + kBackboneInfoFile + ")");
-    }
-    return flag_dir;
-  }
-  std::vector<std::string> tried;
-  if (const char* env = std::getenv(kBackboneEnvVar); env != nullptr && *env != '\0') {
-    if (!has_backbone(env)) {
-      return Status::NotFound(std::string(env) + " (from $" + kBackboneEnvVar + "): not a backbone directory (no " +
-                              kBackboneInfoFile + ")");
-    }
-    return std::string(env);
-  }
-  std::string exe_dir = ExecutableDir();
-  if (!exe_dir.empty()) tried.push_back(exe_dir + "/../../models/backbone");
-  if (std::string(CARBONSWEEP_SOURCE_DIR).size() > 0) {
-    tried.push_back(std::string(CARBONSWEEP_SOURCE_DIR) + "/models/backbone");
-  }
-  for (const std::string& dir : tried) {
-    if (has_backbone(dir)) return std::filesystem::path(dir).lexically_normal().string();
-  }
-  std::string places;
-  for (const std::string& dir : tried) places += (places.empty() ? "" : ", ") + dir;
-  return Status::NotFound("no pre-trained backbone found (tried " + places +
-                          "); build one with `carbonsweep pretrain`, name one with --backbone DIR or $" +
-                          kBackboneEnvVar + ", or train from random weights with --from-scratch --vocab vocab.txt");
 }
 
 torch::Tensor RunScriptedEncoder(torch::jit::Module& module, const torch::Tensor& ids,

@@ -18,17 +18,13 @@
 #include <torch/torch.h>
 
 #include "common/status.h"
+#include "trials/backbone_dir.h"  // the file names and ResolveBackboneDir.
 #include "trials/encoder.h"
 #include "trials/tokenizer.h"
 
 namespace cs {
 
-constexpr const char* kBackboneWeightsFile = "encoder.pt";
-constexpr const char* kBackboneVocabFile = "vocab.txt";
-constexpr const char* kBackboneInfoFile = "backbone.json";
 constexpr int kBackboneFormat = 1;
-// Environment variable naming the default backbone directory.
-constexpr const char* kBackboneEnvVar = "CARBONSWEEP_BACKBONE";
 
 // Writes the three files (each atomically). `provenance` is stored as given
 // (corpus checksums, seed, steps, tokens, seconds, joules, grams_co2e ...).
@@ -53,15 +49,6 @@ enum class BackboneWeights {
 // Loads `dir`. Errors name the missing/bad file and field. kRandomInit needs
 // no encoder.pt and draws the init from torch's default generator.
 Result<LoadedBackbone> LoadBackbone(const std::string& dir, BackboneWeights weights);
-
-// The backbone directory to use: `flag_dir` if non-empty, else
-// $CARBONSWEEP_BACKBONE, else <dir of /proc/self/exe>/../../models/backbone
-// (the binary in a build dir under the source tree), else the source tree's
-// models/backbone (CARBONSWEEP_SOURCE_DIR, fixed at compile time). An
-// explicitly named directory must exist; for the defaults, NotFound lists the
-// places tried and says how to make one (`carbonsweep pretrain`) or to pass
-// --from-scratch with --vocab.
-Result<std::string> ResolveBackboneDir(const std::string& flag_dir);
 
 // A user's encoder exported with TorchScript (torch.jit.trace/script) whose
 // forward(ids [B,T] int64, mask [B,T] int64) returns hidden states [B,T,H]
