@@ -140,7 +140,7 @@ TEST_CASE("one unit per page, chosen from the data, in plain decimals") {
 
   // The anytime axis of a 30 mg sweep: mg ticks, never "1e-05".
   PlotSpec spec = AnytimePlot({{"s", "#000", PlotSeries::Style::kStepWithMarkers, {{0.012, 80}, {0.031, 85}}}},
-                              ChooseCo2Unit(0.031));
+                              ChooseCo2Unit(0.031), Objective{});
   CHECK(spec.x_label == "cumulative mg CO2e of trials");
   std::string svg = RenderSvgPlot(spec);
   std::regex tick(R"re(class="tick"[^>]*>([^<]*)<)re");
