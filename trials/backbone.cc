@@ -75,9 +75,20 @@ Result<LoadedBackbone> LoadBackbone(const std::string& dir, BackboneWeights weig
   return backbone;
 }
 
+namespace {
+
+// forward's inputs, `self` not counted.
+size_t ForwardInputs(torch::jit::Module& module) {
+  return module.get_method("forward").function().getSchema().arguments().size() - 1;
+}
+
+}  // namespace
+
 torch::Tensor RunScriptedEncoder(torch::jit::Module& module, const torch::Tensor& ids,
                                  const torch::Tensor& attention_mask) {
-  c10::IValue output = module.forward({ids, attention_mask});
+  std::vector<c10::IValue> inputs = {ids, attention_mask};
+  if (ForwardInputs(module) >= 3) inputs.push_back(torch::zeros_like(ids));  // token_type_ids: one segment.
+  c10::IValue output = module.forward(inputs);
   if (output.isTensor()) return output.toTensor();
   if (output.isTuple()) return output.toTuple()->elements().at(0).toTensor();
   if (output.isList()) return output.toList().get(0).toTensor();
@@ -90,6 +101,12 @@ Result<ScriptedBackbone> LoadScriptedBackbone(const std::string& model_path, con
   if (!FileExists(model_path)) return Status::NotFound(model_path + ": no such TorchScript file");
   Result<WordPieceTokenizer> tokenizer = WordPieceTokenizer::LoadVocab(vocab_path);
   if (!tokenizer.ok()) return tokenizer.status();
+  std::vector<std::string> tokens;
+  for (int id = 0; id < tokenizer->vocab_size(); ++id) tokens.push_back(tokenizer->TokenOf(id));
+  if (WordPieceTokenizer::DetectCaseHandling(tokens) == CaseHandling::kKeepCase) {
+    tokenizer = WordPieceTokenizer::FromTokens(std::move(tokens), CaseHandling::kKeepCase);
+    if (!tokenizer.ok()) return tokenizer.status().WithPrefix(vocab_path);
+  }
   try {
     torch::jit::Module module = torch::jit::load(model_path);
     module.eval();
@@ -100,14 +117,15 @@ Result<ScriptedBackbone> LoadScriptedBackbone(const std::string& model_path, con
     auto mask = torch::ones({1, 2}, torch::kLong);
     torch::Tensor hidden = RunScriptedEncoder(module, ids, mask);
     if (hidden.dim() != 3 || hidden.size(0) != 1 || hidden.size(1) != 2) {
-      return Status::InvalidArgument(model_path + ": forward(ids [1,2], mask [1,2]) returned shape " +
+      return Status::InvalidArgument(model_path + ": forward(ids [1,2], mask [1,2][, token_type_ids]) returned shape " +
                                      c10::str(hidden.sizes()) + ", expected [1, 2, hidden]");
     }
     if (hidden.scalar_type() != torch::kFloat) {
       return Status::InvalidArgument(model_path + ": forward returned " + std::string(c10::toString(hidden.scalar_type())) +
                                      " hidden states, expected float32");
     }
-    ScriptedBackbone backbone{module, std::move(tokenizer).value(), static_cast<int>(hidden.size(2))};
+    const bool token_types = ForwardInputs(module) >= 3;
+    ScriptedBackbone backbone{module, std::move(tokenizer).value(), static_cast<int>(hidden.size(2)), token_types};
     return backbone;
   } catch (const std::exception& error) {
     return Status::InvalidArgument(model_path + ": cannot use as a TorchScript encoder: " + FirstLine(error));

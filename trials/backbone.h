@@ -52,11 +52,15 @@ Result<LoadedBackbone> LoadBackbone(const std::string& dir, BackboneWeights weig
 
 // A user's encoder exported with TorchScript (torch.jit.trace/script) whose
 // forward(ids [B,T] int64, mask [B,T] int64) returns hidden states [B,T,H]
-// or a tuple/list whose first element is that.
+// or a tuple/list whose first element is that. A forward with a third input
+// (a traced Hugging Face BERT: input_ids, attention_mask, token_type_ids) is
+// given zeros there: one segment. The vocab's case handling is detected
+// (WordPieceTokenizer::DetectCaseHandling): a cased BERT's text keeps its case.
 struct ScriptedBackbone {
   torch::jit::Module module;
   WordPieceTokenizer tokenizer;
   int hidden = 0;  // H, found by running the module once on a tiny input.
+  bool takes_token_type_ids = false;
 };
 Result<ScriptedBackbone> LoadScriptedBackbone(const std::string& model_path, const std::string& vocab_path);
 // Runs the scripted module and unwraps its output to the [B,T,H] tensor.

@@ -410,6 +410,8 @@ Result<PreparedTrial> PrepareTrial(const TrialOptions& options) {
       if (sha.ok()) backbone_info["weights_sha256"] = *sha;
       backbone_info["vocab_sha256"] = scripted->tokenizer.VocabSha256();
       backbone_info["hidden"] = scripted->hidden;
+      backbone_info["case"] = scripted->tokenizer.case_handling() == CaseHandling::kLowercase ? "lowercase" : "keep";
+      backbone_info["token_type_ids"] = scripted->takes_token_type_ids;
       break;
     }
   }

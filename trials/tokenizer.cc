@@ -352,6 +352,16 @@ Result<WordPieceTokenizer> WordPieceTokenizer::LoadVocab(const std::string& path
   return tokenizer;
 }
 
+CaseHandling WordPieceTokenizer::DetectCaseHandling(const std::vector<std::string>& tokens) {
+  for (const std::string& token : tokens) {
+    if (token.size() >= 2 && token.front() == '[' && token.back() == ']') continue;
+    for (char c : token) {
+      if (c >= 'A' && c <= 'Z') return CaseHandling::kKeepCase;
+    }
+  }
+  return CaseHandling::kLowercase;
+}
+
 namespace {
 
 std::string VocabFileContent(const std::vector<std::string>& tokens) {

@@ -61,6 +61,11 @@ class WordPieceTokenizer {
   // Reads a vocab.txt (any BERT vocab; a trailing "\r" on a line is dropped).
   static Result<WordPieceTokenizer> LoadVocab(const std::string& path,
                                               CaseHandling case_handling = CaseHandling::kLowercase);
+  // The case handling a vocab was made for, as BERT's own vocabs tell it:
+  // a "cased" vocab holds upper-case letters in its word pieces (bert-base-
+  // cased has "The"), an "uncased" one never does. Special tokens in
+  // brackets ([CLS], [unused0]) do not count.
+  static CaseHandling DetectCaseHandling(const std::vector<std::string>& tokens);
   // Writes the vocab atomically, one token per line.
   Status SaveVocab(const std::string& path) const;
 

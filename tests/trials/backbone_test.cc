@@ -1,6 +1,7 @@
 #include "tests/trials/doctest_torch.h"
 
 #include <cstdlib>
+#include <limits>
 
 #include "common/files.h"
 #include "tests/testing/temp_dir.h"
@@ -170,6 +171,47 @@ TEST_CASE("a user's TorchScript encoder gets a head and fine-tunes") {
     CAPTURE(after[i].first);
     CHECK(!torch::equal(after[i].second, snapshot[i]));
   }
+}
+
+TEST_CASE("a traced BERT's third input gets one segment of zeros, and a cased vocab keeps the text's case") {
+  torch::set_num_threads(1);
+  testing::TempDir dir;
+  // bert-base-cased's vocab holds "The" beside "the"; an uncased one never does.
+  const std::string vocab = dir.Write("vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nThe\nthe\ndog\n##s\n");
+  const int hidden = 4;
+  torch::jit::Module module("TracedBert");
+  module.register_parameter("embedding", torch::randn({9, hidden}) * 0.1, /*is_buffer=*/false);
+  // Segment 0 adds nothing; segment 1 would poison every hidden state.
+  torch::Tensor segments = torch::zeros({2, hidden});
+  segments[1].fill_(std::numeric_limits<float>::quiet_NaN());
+  module.register_parameter("segments", segments, /*is_buffer=*/false);
+  module.define(R"JIT(
+def forward(self, input_ids, attention_mask, token_type_ids):
+    hidden = torch.embedding(self.embedding, input_ids) + torch.embedding(self.segments, token_type_ids)
+    return (hidden,)
+)JIT");
+  const std::string model_path = dir.File("bert.pt");
+  module.save(model_path);
+
+  auto scripted = LoadScriptedBackbone(model_path, vocab);
+  REQUIRE_MESSAGE(scripted.ok(), scripted.status().message());
+  CHECK(scripted->hidden == hidden);
+  CHECK(scripted->takes_token_type_ids);
+  CHECK(scripted->tokenizer.case_handling() == CaseHandling::kKeepCase);
+  CHECK(scripted->tokenizer.Tokenize("The dogs") == std::vector<int32_t>{5, 7, 8});
+  CHECK(scripted->tokenizer.Tokenize("the dogs") == std::vector<int32_t>{6, 7, 8});
+  torch::Tensor ids = torch::tensor({2, 5, 7, 3}, torch::kLong).view({1, 4});
+  torch::Tensor states = RunScriptedEncoder(scripted->module, ids, torch::ones_like(ids));
+  CHECK(states.sizes() == torch::IntArrayRef({1, 4, hidden}));
+  CHECK(torch::isfinite(states).all().item<bool>());
+
+  // The letters vocab of the other tests is uncased: lower-cased as before.
+  const std::string lower = testing::WriteLetterVocab(dir.path());
+  CHECK(WordPieceTokenizer::DetectCaseHandling({"[CLS]", "[unused0]", "the", "##s"}) == CaseHandling::kLowercase);
+  auto uncased = LoadScriptedBackbone(WriteScriptedEncoder(dir.path(), WordPieceTokenizer::LoadVocab(lower)->vocab_size(), 8), lower);
+  REQUIRE(uncased.ok());
+  CHECK(!uncased->takes_token_type_ids);
+  CHECK(uncased->tokenizer.case_handling() == CaseHandling::kLowercase);
 }
 
 TEST_CASE("a TorchScript file that is not an encoder is refused with its name") {
