@@ -3,9 +3,12 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <memory>
 
 #include "cli/command.h"
+#include "cli/live_report.h"
 #include "cli/trial_check.h"
+#include "common/files.h"
 
 namespace cs {
 
@@ -25,7 +28,9 @@ Status CheckSweepTrialsCanRun(const SweepConfig& config, const SearchSpace& spac
 void AddSessionFlags(po::options_description& options) {
   options.add_options()("db", po::value<std::string>()->default_value("carbonsweep.db"), "the store file")(
       "quiet", po::bool_switch(), "print nothing but errors")(
-      "json", po::bool_switch(), "one JSON object per event on stdout (for scripts)");
+      "json", po::bool_switch(), "one JSON object per event on stdout (for scripts)")(
+      "live-report", po::value<std::string>(), "keep FILE.html as the sweep's live report: rewritten after each epoch "
+                                               "and trial, it reloads itself in a browser until the sweep ends");
 }
 
 int RunSweepSession(const std::string& command, const po::variables_map& vm,
@@ -36,11 +41,20 @@ int RunSweepSession(const std::string& command, const po::variables_map& vm,
   ProgressReporter progress(mode, &std::cout, &std::cerr, ::isatty(2) != 0);
   SessionOptions session;
   session.db_path = vm["db"].as<std::string>();
+  std::unique_ptr<LiveReport> live;
+  if (vm.count("live-report")) {
+    const std::string& path = vm["live-report"].as<std::string>();
+    Status safe = CheckSafeOutputPath(path, {session.db_path});
+    if (!safe.ok()) return ReportError(command, safe.WithPrefix("--live-report"));
+    live = std::make_unique<LiveReport>(path, session.db_path);
+    progress.SetObserver([&live](const nlohmann::json& fields) { live->OnEvent(fields); });
+  }
   session.progress = &progress;
   session.interrupts = InstallInterruptHandlers();
   session.check_trials = CheckSweepTrialsCanRun;
   Result<SweepOutcome> outcome = sweep(session);
   progress.Finish();
+  if (live) live->Finish();
   if (!outcome.ok()) return ReportError(command, outcome.status());
   nlohmann::json fields = {{"event", "sweep_end"},
                            {"state", SweepStateName(outcome->state)},

@@ -20,11 +20,11 @@ void ProgressReporter::ClearLine() {
 void ProgressReporter::Event(const nlohmann::json& fields, const std::string& human) {
   if (mode_ == ProgressMode::kJson) {
     *out_ << fields.dump() << "\n" << std::flush;
-    return;
+  } else if (mode_ == ProgressMode::kLine && !human.empty()) {
+    ClearLine();
+    *err_ << human << "\n" << std::flush;
   }
-  if (mode_ == ProgressMode::kQuiet || human.empty()) return;
-  ClearLine();
-  *err_ << human << "\n" << std::flush;
+  if (observer_) observer_(fields);
 }
 
 std::string ProgressReporter::FormatStatus(const ProgressSnapshot& snapshot) {
@@ -36,6 +36,18 @@ std::string ProgressReporter::FormatStatus(const ProgressSnapshot& snapshot) {
   line += " | " + FormatGrams(snapshot.spent_grams) + " of " + FormatGrams(snapshot.budget_grams);
   if (snapshot.eta_seconds) line += " | ETA " + FormatSeconds(*snapshot.eta_seconds);
   if (!snapshot.holding.empty()) line += " | " + snapshot.holding;
+  // What each running trial is doing, so the line moves during its minutes.
+  constexpr size_t kShown = 3;
+  for (size_t i = 0; i < snapshot.running_trials.size() && i < kShown; ++i) {
+    const RunningTrialProgress& trial = snapshot.running_trials[i];
+    line += (i == 0 ? " | #" : "; #") + std::to_string(trial.index) + " epoch " + std::to_string(trial.epochs_done);
+    if (trial.epochs > 0) line += "/" + std::to_string(trial.epochs);
+    if (trial.examples_per_second > 0) line += " " + StringPrintf("%.0f", trial.examples_per_second) + " ex/s";
+    line += " " + FormatGrams(trial.grams);
+  }
+  if (snapshot.running_trials.size() > kShown) {
+    line += " (+" + std::to_string(snapshot.running_trials.size() - kShown) + " more)";
+  }
   return line;
 }
 

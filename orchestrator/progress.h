@@ -6,9 +6,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -22,6 +24,15 @@ enum class ProgressMode {
   kJson = 2,   // one JSON object per event on stdout.
 };
 
+// A running trial as the live line shows it.
+struct RunningTrialProgress {
+  int64_t index = 0;               // k in the sweep.
+  int epochs_done = 0;
+  int epochs = 0;                  // its schedule (0: unknown).
+  double examples_per_second = 0;  // training throughput so far (0: before its first epoch).
+  double grams = 0;                // CO2 measured for it so far.
+};
+
 // A snapshot for the live line.
 struct ProgressSnapshot {
   int64_t trials_ended = 0;                // trials that reached an end state (this sweep, all runs).
@@ -33,6 +44,7 @@ struct ProgressSnapshot {
   double budget_grams = 0;
   std::optional<double> eta_seconds;
   std::string holding;                     // "" or why no trial starts now (carbon-aware hold).
+  std::vector<RunningTrialProgress> running_trials;  // by index.
 };
 
 class ProgressReporter {
@@ -48,6 +60,10 @@ class ProgressReporter {
   void Status(const ProgressSnapshot& snapshot, bool force);
   // Clears a live line before the process prints anything else.
   void Finish();
+  // Called with every event's fields, in any mode, after it is shown (the
+  // CLI's live HTML report rewrites itself on epochs and trial ends).
+  // Called on the sweep loop's thread; one observer at a time.
+  void SetObserver(std::function<void(const nlohmann::json& fields)> observer) { observer_ = std::move(observer); }
 
   static std::string FormatStatus(const ProgressSnapshot& snapshot);
 
@@ -58,6 +74,7 @@ class ProgressReporter {
   std::ostream* err_;
   bool err_is_terminal_;
   bool line_shown_ = false;
+  std::function<void(const nlohmann::json& fields)> observer_;
 };
 
 }  // namespace cs

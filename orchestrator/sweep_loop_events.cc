@@ -31,7 +31,13 @@ void SweepLoop::HandleEpoch(ActiveTrial& trial, const nlohmann::json& event) {
                            {"grams_co2e", trial_grams}};
   fields["val_accuracy"] = record.val_accuracy ? nlohmann::json(*record.val_accuracy) : nullptr;
   if (objective.metric != "val_accuracy") fields[objective.metric] = record.metric ? nlohmann::json(*record.metric) : nullptr;
-  env_.progress->Event(fields, "");
+  // One line per epoch, on a terminal and in a log alike: a trial's minutes are not silent.
+  std::string human = "trial " + std::to_string(trial.index) + " epoch " + std::to_string(record.epoch);
+  if (trial.epochs > 0) human += "/" + std::to_string(trial.epochs);
+  human += ": " + (record.metric ? FormatMetric(objective, *record.metric) : objective.metric + " -");
+  if (record.seconds > 0) human += StringPrintf(", %.0f examples/s", static_cast<double>(record.examples) / record.seconds);
+  human += ", " + FormatGrams(trial_grams) + " so far";
+  env_.progress->Event(fields, human);
   if (trial.stop_cause != StopCause::kNone) return;
   auto spend = Spend();
   if (!spend) return;

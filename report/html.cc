@@ -23,6 +23,8 @@ p.sub { color: var(--muted); margin: 0 0 18px; }
 .stat span { color: var(--muted); font-size: 12px; }
 .warning { background: #fff4ec; border: 1px solid #f2c4a5; color: var(--warn); border-radius: 8px;
            padding: 10px 14px; margin: 12px 0; }
+.live { background: #eef7f0; border: 1px solid #b6dcc0; color: #1d5a2c; border-radius: 8px;
+        padding: 8px 14px; margin: 0 0 12px; }
 table { border-collapse: collapse; background: #fff; border: 1px solid var(--line); border-radius: 6px;
         font-size: 13px; width: 100%; }
 th, td { padding: 5px 10px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
@@ -52,8 +54,10 @@ footer { margin-top: 32px; color: var(--muted); font-size: 12px; }
 
 }  // namespace
 
-std::string HtmlPage(const std::string& title, const std::string& body_html) {
-  return "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+std::string HtmlPage(const std::string& title, const std::string& body_html, int refresh_seconds) {
+  const std::string refresh =
+      refresh_seconds > 0 ? "<meta http-equiv=\"refresh\" content=\"" + std::to_string(refresh_seconds) + "\">\n" : "";
+  return "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n" + refresh +
          "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>" +
          EscapeHtml(title) + "</title>\n<style>" + kStyle + "</style>\n</head>\n<body>\n<main>\n" + body_html +
          "</main>\n</body>\n</html>\n";

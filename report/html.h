@@ -9,7 +9,8 @@
 namespace cs {
 
 // <!doctype html> page with `title` and `body_html` (already escaped HTML).
-std::string HtmlPage(const std::string& title, const std::string& body_html);
+// `refresh_seconds` > 0: the page reloads itself that often (a live report).
+std::string HtmlPage(const std::string& title, const std::string& body_html, int refresh_seconds = 0);
 
 // A <table>; cells are escaped text. Columns listed in `numeric_columns`
 // are right-aligned. `row_classes[i]` (optional) is row i's CSS class.

@@ -199,7 +199,12 @@ std::string RenderTerminalReport(const SweepReport& report, size_t columns = 100
 std::string RenderCsvReport(const SweepReport& report);
 nlohmann::json ReportToJson(const SweepReport& report);
 std::string RenderModelCard(const SweepReport& report);
-std::string RenderHtmlReport(const SweepReport& report);
+// How a page is served while its sweep runs (`run --live-report`).
+struct HtmlLiveOptions {
+  int refresh_seconds = 0;  // > 0: the page reloads itself that often and says it is live.
+  double updated_at_unix = 0;  // shown as "updated at" on a live page.
+};
+std::string RenderHtmlReport(const SweepReport& report, const HtmlLiveOptions& live = {});
 
 // Output formats of `carbonsweep report --format`.
 enum class ReportFormat { kTerminal = 0, kCsv = 1, kJson = 2, kModelCard = 3, kHtml = 4 };

@@ -12,6 +12,7 @@
 #include "report/compare.h"
 #include "report/sweep_report.h"
 #include "tests/report/report_fixture.h"
+#include "tests/testing/chromium.h"
 #include "tests/testing/temp_dir.h"
 
 #ifndef CS_REPORT_ARTIFACT_DIR
@@ -21,49 +22,15 @@
 namespace cs {
 namespace {
 
-bool HaveChromium() {
-  std::string output;
-  return testing::RunShell("command -v chromium", &output) == 0;
-}
+using testing::Count;
+using testing::DumpDom;
+using testing::HaveChromium;
 
-size_t Count(const std::string& text, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
-
-// Chromium flags for a container: no sandbox, no GPU, a throwaway profile.
-std::string Chromium(const testing::TempDir& dir) {
-  return "timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --no-first-run "
-         "--user-data-dir=" + dir.File("profile") + " --hide-scrollbars ";
-}
-
-// Dumps the DOM of `page` as Chromium built it.
-std::string DumpDom(const testing::TempDir& dir, const std::string& page) {
-  std::string output;
-  int status = testing::RunShell(Chromium(dir) + "--dump-dom file://" + page + " 2>/dev/null", &output);
-  INFO(output.substr(0, 2000));
-  REQUIRE(status == 0);
-  return output;
-}
-
-// Screenshots `page` into the artefact dir and checks a PNG came out.
-// `height_px` crops the page: the compare page's screenshot is the README's image.
 void Screenshot(const testing::TempDir& dir, const std::string& page, const std::string& name, int height_px = 1600) {
-  std::filesystem::create_directories(CS_REPORT_ARTIFACT_DIR);
-  std::string png = std::string(CS_REPORT_ARTIFACT_DIR) + "/" + name;
-  std::filesystem::remove(png);
-  std::string output;
-  int status = testing::RunShell(
-      Chromium(dir) + "--window-size=1200," + std::to_string(height_px) + " --screenshot=" + png + " file://" + page, &output);
-  INFO(output);
-  CHECK(status == 0);
-  Result<std::string> bytes = ReadFile(png);
-  REQUIRE(bytes.ok());
-  CHECK(bytes->size() > 10000);  // a blank page's PNG is far smaller than a drawn one.
-  CHECK(bytes->compare(0, 8, "\x89PNG\r\n\x1a\n") == 0);
-  std::cerr << "screenshot kept: " << std::filesystem::absolute(png).string() << "\n";
+  testing::Screenshot(dir, page, CS_REPORT_ARTIFACT_DIR, name, height_px);
 }
+
+}  // namespace
 
 TEST_CASE("the report page renders in Chromium with every plotted point") {
   if (!HaveChromium()) {
