@@ -88,5 +88,4 @@ TEST_CASE("the compare page overlays both anytime curves in Chromium") {
   Screenshot(dir, page, "compare-random-a-grid-b.png", /*height_px=*/680);
 }
 
-}  // namespace
 }  // namespace cs

@@ -106,7 +106,7 @@ TEST_CASE("concurrent trials add up where they overlap and a gap shows nothing m
 
 TEST_CASE("legends sit below the plot area, so no data point is ever under them") {
   PlotSpec spec;
-  spec.series.push_back({"random-a", "#111", PlotSeries::Style::kMarkers, {{0, 80}, {1, 90}}});
+  spec.series.push_back({"random-a", "#111", PlotSeries::Style::kMarkers, {{0, 80, ""}, {1, 90, ""}}});
   spec.series.push_back({"grid-b with a long name", "#222", PlotSeries::Style::kMarkers, {{1, 88}}});
   spec.series.push_back({"third", "#333", PlotSeries::Style::kMarkers, {{0.5, 85}}});
   std::string svg = RenderSvgPlot(spec);
