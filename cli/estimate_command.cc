@@ -12,6 +12,7 @@
 #include "carbon/power_source.h"
 #include "cli/carbon_flags.h"
 #include "cli/command.h"
+#include "cli/task_flags.h"
 #include "cli/self_meter.h"
 #include "cli/store_access.h"
 #include "common/files.h"
@@ -47,9 +48,9 @@ std::optional<PerExampleEnergy> CalibrationFromThisHost(const std::string& db) {
   return std::nullopt;
 }
 
-// Training examples a trial of `space` processes on the default task: the
-// mean epochs of the space's first random points x the task's training set.
-Result<double> PlannedExamplesPerTrial(const SearchSpace& space) {
+// Training examples a trial of `space` processes on a task with
+// `train_examples`: the mean epochs of the space's first random points x that.
+Result<double> PlannedExamplesPerTrial(const SearchSpace& space, int train_examples) {
   StrategyOptions options;
   options.kind = StrategyKind::kRandom;
   Result<std::unique_ptr<Strategy>> strategy = MakeStrategy(space, options);
@@ -64,24 +65,38 @@ Result<double> PlannedExamplesPerTrial(const SearchSpace& space) {
     ++counted;
   }
   if (counted == 0) return Status::InvalidArgument(space.name + ": no point to estimate");
-  return epochs / counted * DefaultTaskSpec("imdb").train_size;
+  return epochs / counted * train_examples;
 }
 
-// The live calibration: one epoch of a few hundred reviews of the default
-// task from the bundled backbone, metered like a trial (about 10 s here).
+// The training examples of `task` (run's task flags): its fixed size, or what
+// the whole file splits into.
+Result<int> TrainExamples(const TaskSpec& task) {
+  if (task.size == DataSize::kFixed) return task.train_size;
+  Result<TaskSplit> split = LoadTask(task);
+  if (!split.ok()) return split.status();
+  return static_cast<int>(split->train.size());
+}
+
+// The live calibration: one epoch of a few hundred examples of the planned
+// task (`run`'s task flags) from the bundled backbone, metered like a trial
+// (about 10 s here).
 // Low charges only the training steps to the examples, high charges the
 // whole run (start-up, data loading, evaluation): a real trial lies between.
 Result<PerExampleEnergy> CalibrateOnThisMachine(const IntensityOptions& intensity, double pue,
-                                                double planned_examples_per_trial) {
-  constexpr int kTrainExamples = 512;
+                                                double planned_examples_per_trial, const TaskSpec& task,
+                                                int task_train_examples) {
+  // A few hundred examples of the task, or all of a smaller one.
+  const int kTrainExamples = std::min(512, task_train_examples);
   Result<std::unique_ptr<SelfEnergyMeter>> meter = StartSelfMeter(intensity, pue, 0.5);
   if (!meter.ok()) return meter.status();
   TrialOptions trial;
   trial.params.epochs = 1;
-  trial.task = DefaultTaskSpec("imdb");
-  trial.task.train_size = kTrainExamples;
-  trial.task.val_size = 128;
-  trial.task.test_size = 128;
+  trial.task = task;
+  if (task.size == DataSize::kFixed) {
+    trial.task.train_size = kTrainExamples;
+    trial.task.val_size = std::min(128, task.val_size);
+    trial.task.test_size = std::min(128, task.test_size);
+  }
   trial.verbosity = Verbosity::kQuiet;
   // One thread: a busy machine (another sweep, a build) does not distort a
   // one-thread trial's CPU time, while OpenMP threads spin-waiting for a core
@@ -107,10 +122,10 @@ Result<PerExampleEnergy> CalibrateOnThisMachine(const IntensityOptions& intensit
   energy.examples_per_trial = planned_examples_per_trial;
   energy.pue = pue;
   energy.source = StringPrintf(
-                "live calibration on this machine: 1 epoch of %d IMDB reviews from the bundled backbone (1 thread), "
+                "live calibration on this machine: 1 epoch of %d examples of %s from the bundled backbone (1 thread), "
                 "%.0f J in "
                 "%.1f s (%.1f s of training steps); low counts the training steps alone, high the whole run",
-                kTrainExamples, joules, seconds, train_seconds);
+                kTrainExamples, task.task.c_str(), joules, seconds, train_seconds);
   return energy;
 }
 
@@ -141,10 +156,12 @@ int RunEstimateCommand(const std::vector<std::string>& args) {
       "hours-per-trial", po::value<double>()->default_value(0), "no calibration: hours one trial runs")(
       "json", po::bool_switch(), "JSON instead of the table (docs/report-json.md)");
   AddCarbonFlags(&options, kGridFlags);
+  AddTaskFlags(&options);
   po::variables_map vm;
   int exit_code = 0;
   if (!ParseCommandLine("estimate",
-                        "[--space S --strategy random|grid --trials N | --budget X] [--region R | --intensity G] "
+                        "[--space S --strategy random|grid --trials N | --budget X] [--task T --train-size N ...] "
+                        "[--region R | --intensity G] "
                         "[--calibration SWEEP|FILE | --gpu NAME --hours-per-trial H] [--json]",
                         options, nullptr, args, &vm, &exit_code)) {
     return exit_code;
@@ -207,6 +224,21 @@ int RunEstimateCommand(const std::vector<std::string>& args) {
   }
   request.intensity_assumed = described.value("assumed", false);
 
+  // A task named on purpose sets the planned trial's size, whatever the
+  // calibration measured (a per-example figure carries over between tasks).
+  const bool task_named = !vm["task"].defaulted() || vm.count("train-size") || vm.count("data-size");
+  if (task_named && request.examples_per_trial == 0) {
+    Result<SearchSpace> space = LoadSearchSpace(vm["space"].as<std::string>());
+    if (!space.ok()) return ReportError("estimate", space.status().WithPrefix("--space"));
+    Result<TaskSpec> task = TaskSpecFromFlags(vm);
+    if (!task.ok()) return ReportError("estimate", task.status());
+    Result<int> train_examples = TrainExamples(*task);
+    if (!train_examples.ok()) return ReportError("estimate", train_examples.status().WithPrefix("--task"));
+    Result<double> planned = PlannedExamplesPerTrial(*space, *train_examples);
+    if (!planned.ok()) return ReportError("estimate", planned.status());
+    request.examples_per_trial = *planned;
+  }
+
   // Measured energy first: the named calibration, else this host's last sweep
   // (unless TDP figures were given on purpose); TDP otherwise.
   const std::string& calibration = vm["calibration"].as<std::string>();
@@ -227,10 +259,16 @@ int RunEstimateCommand(const std::vector<std::string>& args) {
     if (!request.measured) {
       Result<SearchSpace> space = LoadSearchSpace(vm["space"].as<std::string>());
       if (!space.ok()) return ReportError("estimate", space.status().WithPrefix("--space"));
-      Result<double> planned = PlannedExamplesPerTrial(*space);
+      Result<TaskSpec> task = TaskSpecFromFlags(vm);
+      if (!task.ok()) return ReportError("estimate", task.status());
+      Result<int> train_examples = TrainExamples(*task);
+      if (!train_examples.ok()) return ReportError("estimate", train_examples.status().WithPrefix("--task"));
+      Result<double> planned = PlannedExamplesPerTrial(*space, *train_examples);
       if (!planned.ok()) return ReportError("estimate", planned.status());
-      std::cerr << "estimate: nothing measured on this machine yet; running a short calibration trial...\n";
-      Result<PerExampleEnergy> measured = CalibrateOnThisMachine(intensity_options, request.pue, *planned);
+      std::cerr << "estimate: nothing measured on this machine yet; running a short calibration trial on "
+                << task->task << "...\n";
+      Result<PerExampleEnergy> measured =
+          CalibrateOnThisMachine(intensity_options, request.pue, *planned, *task, *train_examples);
       if (!measured.ok()) return ReportError("estimate", measured.status());
       request.measured = *measured;
     }

@@ -180,11 +180,16 @@ TEST_CASE("an --out that is the store or another SQLite file is refused, and the
   CHECK(Read(other_db).rfind(std::string("SQLite format 3\0", 16), 0) == 0);
 }
 
-TEST_CASE("estimate measures a short calibration trial on this machine when nothing was measured before") {
+TEST_CASE("estimate measures a short calibration trial of the planned task when nothing was measured before") {
   TempDir dir;
   std::string output;
-  REQUIRE_MESSAGE(RunCarbonsweep({"estimate", "--budget", "1g", "--db", dir.File("none.db")}, &output) == 0, output);
-  CHECK_MESSAGE(output.find("live calibration on this machine") != std::string::npos, output);
+  REQUIRE_MESSAGE(RunCarbonsweep({"estimate", "--budget", "1g", "--db", dir.File("none.db"), "--task", "fortunes",
+                                  "--train-size", "200"},
+                                 &output) == 0,
+                  output);
+  CHECK_MESSAGE(output.find("live calibration on this machine: 1 epoch of 200 examples of fortunes") !=
+                    std::string::npos,
+                output);
   CHECK_MESSAGE(output.find("the budget buys") != std::string::npos, output);
   CHECK_MESSAGE(output.find("ASSUMED world average") != std::string::npos, output);
 }
