@@ -68,13 +68,31 @@ Result<double> PlannedExamplesPerTrial(const SearchSpace& space, int train_examp
   return epochs / counted * train_examples;
 }
 
-// The training examples of `task` (run's task flags): its fixed size, or what
-// the whole file splits into.
-Result<int> TrainExamples(const TaskSpec& task) {
-  if (task.size == DataSize::kFixed) return task.train_size;
-  Result<TaskSplit> split = LoadTask(task);
-  if (!split.ok()) return split.status();
-  return static_cast<int>(split->train.size());
+// The task a planned trial trains on (run's task flags) and its size.
+struct PlannedTask {
+  TaskSpec task;
+  int train_examples = 0;         // its fixed size, or what the whole file splits into.
+  double examples_per_trial = 0;  // PlannedExamplesPerTrial over the --space.
+};
+
+Result<PlannedTask> PlanTaskFromFlags(const po::variables_map& vm) {
+  PlannedTask planned;
+  Result<SearchSpace> space = LoadSearchSpace(vm["space"].as<std::string>());
+  if (!space.ok()) return space.status().WithPrefix("--space");
+  Result<TaskSpec> task = TaskSpecFromFlags(vm);
+  if (!task.ok()) return task.status();
+  planned.task = *task;
+  if (task->size == DataSize::kFixed) {
+    planned.train_examples = task->train_size;
+  } else {
+    Result<TaskSplit> split = LoadTask(*task);
+    if (!split.ok()) return split.status().WithPrefix("--task");
+    planned.train_examples = static_cast<int>(split->train.size());
+  }
+  Result<double> examples = PlannedExamplesPerTrial(*space, planned.train_examples);
+  if (!examples.ok()) return examples.status();
+  planned.examples_per_trial = *examples;
+  return planned;
 }
 
 // The live calibration: one epoch of a few hundred examples of the planned
@@ -83,10 +101,10 @@ Result<int> TrainExamples(const TaskSpec& task) {
 // Low charges only the training steps to the examples, high charges the
 // whole run (start-up, data loading, evaluation): a real trial lies between.
 Result<PerExampleEnergy> CalibrateOnThisMachine(const IntensityOptions& intensity, double pue,
-                                                double planned_examples_per_trial, const TaskSpec& task,
-                                                int task_train_examples) {
+                                                const PlannedTask& planned) {
+  const TaskSpec& task = planned.task;
   // A few hundred examples of the task, or all of a smaller one.
-  const int kTrainExamples = std::min(512, task_train_examples);
+  const int kTrainExamples = std::min(512, planned.train_examples);
   Result<std::unique_ptr<SelfEnergyMeter>> meter = StartSelfMeter(intensity, pue, 0.5);
   if (!meter.ok()) return meter.status();
   TrialOptions trial;
@@ -119,7 +137,7 @@ Result<PerExampleEnergy> CalibrateOnThisMachine(const IntensityOptions& intensit
   energy.low_joules = energy.high_joules * std::min(1.0, train_seconds / seconds);
   energy.typical_joules = std::sqrt(energy.low_joules * energy.high_joules);
   energy.samples = 1;
-  energy.examples_per_trial = planned_examples_per_trial;
+  energy.examples_per_trial = planned.examples_per_trial;
   energy.pue = pue;
   energy.source = StringPrintf(
                 "live calibration on this machine: 1 epoch of %d examples of %s from the bundled backbone (1 thread), "
@@ -228,15 +246,9 @@ int RunEstimateCommand(const std::vector<std::string>& args) {
   // calibration measured (a per-example figure carries over between tasks).
   const bool task_named = !vm["task"].defaulted() || vm.count("train-size") || vm.count("data-size");
   if (task_named && request.examples_per_trial == 0) {
-    Result<SearchSpace> space = LoadSearchSpace(vm["space"].as<std::string>());
-    if (!space.ok()) return ReportError("estimate", space.status().WithPrefix("--space"));
-    Result<TaskSpec> task = TaskSpecFromFlags(vm);
-    if (!task.ok()) return ReportError("estimate", task.status());
-    Result<int> train_examples = TrainExamples(*task);
-    if (!train_examples.ok()) return ReportError("estimate", train_examples.status().WithPrefix("--task"));
-    Result<double> planned = PlannedExamplesPerTrial(*space, *train_examples);
+    Result<PlannedTask> planned = PlanTaskFromFlags(vm);
     if (!planned.ok()) return ReportError("estimate", planned.status());
-    request.examples_per_trial = *planned;
+    request.examples_per_trial = planned->examples_per_trial;
   }
 
   // Measured energy first: the named calibration, else this host's last sweep
@@ -257,18 +269,11 @@ int RunEstimateCommand(const std::vector<std::string>& args) {
   } else if (!tdp_given) {
     if (!vm.count("calibrate")) request.measured = CalibrationFromThisHost(vm["db"].as<std::string>());
     if (!request.measured) {
-      Result<SearchSpace> space = LoadSearchSpace(vm["space"].as<std::string>());
-      if (!space.ok()) return ReportError("estimate", space.status().WithPrefix("--space"));
-      Result<TaskSpec> task = TaskSpecFromFlags(vm);
-      if (!task.ok()) return ReportError("estimate", task.status());
-      Result<int> train_examples = TrainExamples(*task);
-      if (!train_examples.ok()) return ReportError("estimate", train_examples.status().WithPrefix("--task"));
-      Result<double> planned = PlannedExamplesPerTrial(*space, *train_examples);
+      Result<PlannedTask> planned = PlanTaskFromFlags(vm);
       if (!planned.ok()) return ReportError("estimate", planned.status());
       std::cerr << "estimate: nothing measured on this machine yet; running a short calibration trial on "
-                << task->task << "...\n";
-      Result<PerExampleEnergy> measured =
-          CalibrateOnThisMachine(intensity_options, request.pue, *planned, *task, *train_examples);
+                << planned->task.task << "...\n";
+      Result<PerExampleEnergy> measured = CalibrateOnThisMachine(intensity_options, request.pue, *planned);
       if (!measured.ok()) return ReportError("estimate", measured.status());
       request.measured = *measured;
     }

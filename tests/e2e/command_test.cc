@@ -207,16 +207,6 @@ namespace cs {
 
 using namespace cs::testing;
 
-namespace {
-
-// The text of a file, "" when it cannot be read (not there yet).
-std::string TextOrEmpty(const std::string& path) {
-  Result<std::string> text = ReadFile(path);
-  return text.ok() ? *text : "";
-}
-
-}  // namespace
-
 TEST_CASE("carbonsweep job passes scancel's SIGTERM on to the command, which stops as it chooses") {
   TempDir dir;
   const std::string stopped = dir.File("stopped");
@@ -227,15 +217,15 @@ TEST_CASE("carbonsweep job passes scancel's SIGTERM on to the command, which sto
        "while :; do sleep 0.05; done"},
       dir.File("job.log"));
   // Waits for its start event (polling the file the job writes, not timing).
-  for (int i = 0; i < 600 && !TextOrEmpty(dir.File("events.log")).size(); ++i) {
+  for (int i = 0; i < 600 && !FileTextOrEmpty(dir.File("events.log")).size(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  REQUIRE(TextOrEmpty(dir.File("events.log")) == "@cs {\"event\":\"start\"}\n");
+  REQUIRE(FileTextOrEmpty(dir.File("events.log")) == "@cs {\"event\":\"start\"}\n");
   REQUIRE(::kill(job, SIGTERM) == 0);
   int status = WaitForChild(job);
   CHECK(status == 4);  // the command's own exit code.
-  CHECK(TextOrEmpty(stopped) == "saved\n");
-  CHECK(TextOrEmpty(dir.File("energy.log")).find("\"component\":\"cpu\"") != std::string::npos);
+  CHECK(FileTextOrEmpty(stopped) == "saved\n");
+  CHECK(FileTextOrEmpty(dir.File("energy.log")).find("\"component\":\"cpu\"") != std::string::npos);
 }
 
 TEST_CASE("carbonsweep job without a command, or with a bad flag, is a usage error") {

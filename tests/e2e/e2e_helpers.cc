@@ -57,6 +57,11 @@ int WaitForChild(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+std::string FileTextOrEmpty(const std::string& path) {
+  Result<std::string> text = ReadFile(path);
+  return text.ok() ? *text : "";
+}
+
 int RunCarbonsweep(const std::vector<std::string>& args, std::string* output) {
   std::string command = "'" + BinaryPath() + "'";
   for (const std::string& arg : args) {

@@ -27,6 +27,8 @@ std::pair<std::unique_ptr<SweepStore>, int64_t> OpenSweep(const std::string& db_
 
 // Runs `carbonsweep ARGS...` to its end; returns the exit code, fills output (stdout+stderr).
 int RunCarbonsweep(const std::vector<std::string>& args, std::string* output);
+// The text of a file, "" when it cannot be read (not written yet).
+std::string FileTextOrEmpty(const std::string& path);
 
 // Starts `carbonsweep ARGS...` as a child with output to `log_path`; returns its pid.
 pid_t StartCarbonsweep(const std::vector<std::string>& args, const std::string& log_path);

@@ -20,15 +20,6 @@ namespace cs {
 
 using namespace cs::testing;
 
-namespace {
-
-std::string TextOf(const std::string& path) {
-  Result<std::string> text = ReadFile(path);
-  return text.ok() ? *text : "";
-}
-
-}  // namespace
-
 TEST_CASE("run --live-report: the page follows the running sweep in a browser, and stops reloading at its end") {
   TempDir dir;
   const std::string db = dir.File("sweeps.db");
@@ -41,26 +32,26 @@ TEST_CASE("run --live-report: the page follows the running sweep in a browser, a
   // Polls the page (not timing anything) until it shows a trial's epoch while the sweep still runs.
   std::string running;
   for (int i = 0; i < 3000; ++i) {
-    std::string text = TextOf(page);
+    std::string text = FileTextOrEmpty(page);
     if (text.find("class=\"live\"") != std::string::npos && text.find("<td>finished</td>") != std::string::npos) {
       running = text;
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  REQUIRE_MESSAGE(!running.empty(), TextOf(dir.File("run.log")));
+  REQUIRE_MESSAGE(!running.empty(), FileTextOrEmpty(dir.File("run.log")));
   CHECK(running.find("<meta http-equiv=\"refresh\" content=\"5\">") != std::string::npos);
   CHECK(running.find("Live: sweep running") != std::string::npos);
   const std::string snapshot = dir.Write("live-running.html", running);
 
   CHECK(WaitForChild(sweep) == 0);
-  const std::string done = TextOf(page);
+  const std::string done = FileTextOrEmpty(page);
   CHECK(done.find("http-equiv=\"refresh\"") == std::string::npos);  // the browser stops reloading.
   CHECK(done.find("class=\"live\"") == std::string::npos);
   CHECK(Count(done, "<td>finished</td>") == 3);
 
   // The terminal (here a log file) got a line per epoch with throughput and grams.
-  const std::string log = TextOf(dir.File("run.log"));
+  const std::string log = FileTextOrEmpty(dir.File("run.log"));
   CHECK(log.find("trial 0 epoch 1/") != std::string::npos);
   CHECK(log.find("examples/s") != std::string::npos);
   CHECK(log.find(" so far") != std::string::npos);

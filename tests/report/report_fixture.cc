@@ -164,4 +164,11 @@ std::unique_ptr<SweepStore> BuildFixtureStore(const std::string& path) {
   return std::move(*opened);
 }
 
+SweepReport LoadFixtureReport(SweepStore* store, const std::string& name) {
+  Result<SweepReport> report = LoadSweepReport(store, name, ReportOptions{});
+  INFO(report.status().ToString());
+  REQUIRE(report.ok());
+  return std::move(*report);
+}
+
 }  // namespace cs::testing

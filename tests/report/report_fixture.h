@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 
+#include "report/sweep_report.h"
 #include "store/sweep_store.h"
 
 namespace cs::testing {
@@ -28,5 +29,7 @@ constexpr double kFixtureT0 = 1.7e9;  // 2023-11-14 22:13:20 UTC.
 
 // Creates the store described above at `path`; REQUIREs every write.
 std::unique_ptr<SweepStore> BuildFixtureStore(const std::string& path);
+// The report of sweep `name` in `store`, with default options; REQUIREs it loads.
+SweepReport LoadFixtureReport(SweepStore* store, const std::string& name);
 
 }  // namespace cs::testing

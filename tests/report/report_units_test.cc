@@ -22,12 +22,7 @@
 namespace cs {
 namespace {
 
-SweepReport Load(SweepStore* store, const std::string& name) {
-  Result<SweepReport> report = LoadSweepReport(store, name, ReportOptions{});
-  INFO(report.status().ToString());
-  REQUIRE(report.ok());
-  return std::move(*report);
-}
+SweepReport Load(SweepStore* store, const std::string& name) { return testing::LoadFixtureReport(store, name); }
 
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;
