@@ -1,6 +1,7 @@
 // The sampler thread and the attribution of each interval's energy.
 #include "carbon/sampler.h"
 
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -284,6 +285,18 @@ void PowerSampler::SampleLocked(int64_t final_trial_id, double final_cpu_seconds
   }
 }
 
+namespace {
+
+// "Linux-6.1.0-18-amd64-x86_64", as codecarbon's `os` column names a system:
+// kept with the sweep, so a report made on another host still knows it.
+std::string OperatingSystem() {
+  struct utsname name {};
+  if (uname(&name) != 0) return "";
+  return std::string(name.sysname) + "-" + name.release + "-" + name.machine;
+}
+
+}  // namespace
+
 nlohmann::json PowerSampler::Describe() const {
   std::lock_guard<std::mutex> lock(mu_);
   nlohmann::json components;
@@ -320,6 +333,7 @@ nlohmann::json PowerSampler::Describe() const {
   return {{"components", components},
           {"counters", counters},
           {"machine", {{"cpu_model", setup_.machine.cpu_model},
+                       {"os", OperatingSystem()},
                        {"logical_threads", setup_.machine.logical_threads},
                        {"sockets", setup_.machine.sockets},
                        {"ram_gib", setup_.machine.ram_gb}}},
