@@ -145,7 +145,6 @@ TEST_CASE("a command that cannot run is refused before any sweep exists") {
       {{"--command", dir.File("not-executable.sh")}, "not-executable.sh: not executable"},
       {{"--command", "/bin/true --lr {lr}"}, "{lr} names no hyperparameter of space 'python-finetune'"},
       {{"--command", "/bin/true 'unterminated"}, "--command"},
-      {{"--command", "/bin/true", "--launcher", "slurm"}, "--command with --launcher slurm"},
       {{}, "dimensions[1].name: 'hidden' is not a hyperparameter"},  // the bundled trial's names only.
   };
   for (const Case& c : cases) {
