@@ -58,6 +58,9 @@ class ProgressReporter {
   void Event(const nlohmann::json& fields, const std::string& human);
   // Redraws (terminal) the status line; elsewhere prints it only when `force`.
   void Status(const ProgressSnapshot& snapshot, bool force);
+  // Whether Status(snapshot, force) would print the running trials' part of
+  // the line: callers skip gathering it (a store read per trial) otherwise.
+  bool ShowsRunningTrials(bool force) const { return mode_ == ProgressMode::kLine && (err_is_terminal_ || force); }
   // Clears a live line before the process prints anything else.
   void Finish();
   // Called with every event's fields, in any mode, after it is shown (the

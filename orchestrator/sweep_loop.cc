@@ -290,15 +290,18 @@ void SweepLoop::ReportStatus(bool force) {
   snapshot.spent_grams = spent_grams_;
   snapshot.budget_grams = sweep_.budget_grams_co2e;
   snapshot.holding = hold_.why();
-  for (const auto& [id, trial] : book_.running) {
-    RunningTrialProgress running;
-    running.index = trial.index;
-    auto view = book_.views.find(id);
-    running.epochs_done = view == book_.views.end() ? 0 : view->second.EpochsDone();
-    running.epochs = trial.epochs;
-    running.examples_per_second = trial.seconds > 0 ? static_cast<double>(trial.examples_seen) / trial.seconds : 0;
-    if (auto stored = env_.store->GetTrial(id); stored.ok()) running.grams = stored->energy.grams_co2e;
-    snapshot.running_trials.push_back(running);
+  // Called every sample interval: the per-trial store reads only when the line shows them.
+  if (env_.progress->ShowsRunningTrials(force)) {
+    for (const auto& [id, trial] : book_.running) {
+      RunningTrialProgress running;
+      running.index = trial.index;
+      auto view = book_.views.find(id);
+      running.epochs_done = view == book_.views.end() ? 0 : view->second.EpochsDone();
+      running.epochs = trial.epochs;
+      running.examples_per_second = trial.seconds > 0 ? static_cast<double>(trial.examples_seen) / trial.seconds : 0;
+      if (auto stored = env_.store->GetTrial(id); stored.ok()) running.grams = stored->energy.grams_co2e;
+      snapshot.running_trials.push_back(running);
+    }
   }
   std::sort(snapshot.running_trials.begin(), snapshot.running_trials.end(),
             [](const RunningTrialProgress& a, const RunningTrialProgress& b) { return a.index < b.index; });
