@@ -50,7 +50,7 @@ void PrintSummary(const SweepSummary& summary, const std::optional<LeaseRecord>&
   if (!states.empty()) std::cout << " (" << states << ")";
   const Objective& objective = summary.sweep.objective;
   std::cout << "\n  best " << (summary.best_metric ? FormatMetric(objective, *summary.best_metric)
-                                                  : (objective.metric == "val_accuracy" ? "val acc" : objective.metric) + " -");
+                                                  : MetricLabel(objective) + " -");
   if (objective.mode == MetricMode::kMin) std::cout << " (lowest)";
   if (summary.best_trial_index) std::cout << " (trial " << *summary.best_trial_index << ")";
   std::cout << "\n";

@@ -31,8 +31,8 @@ std::string ProgressReporter::FormatStatus(const ProgressSnapshot& snapshot) {
   std::string line = "trials " + std::to_string(snapshot.trials_ended);
   line += snapshot.trials_planned ? " of " + std::to_string(*snapshot.trials_planned) : " (until budget)";
   if (snapshot.running > 0) line += ", " + std::to_string(snapshot.running) + " running";
-  const std::string metric_label = snapshot.objective.metric == "val_accuracy" ? "val acc" : snapshot.objective.metric;
-  line += " | best " + (snapshot.best_metric ? FormatMetric(snapshot.objective, *snapshot.best_metric) : metric_label + " -");
+  line += " | best " + (snapshot.best_metric ? FormatMetric(snapshot.objective, *snapshot.best_metric)
+                                             : MetricLabel(snapshot.objective) + " -");
   line += " | " + FormatGrams(snapshot.spent_grams) + " of " + FormatGrams(snapshot.budget_grams);
   if (snapshot.eta_seconds) line += " | ETA " + FormatSeconds(*snapshot.eta_seconds);
   if (!snapshot.holding.empty()) line += " | " + snapshot.holding;

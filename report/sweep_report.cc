@@ -209,8 +209,7 @@ std::string FormatAccuracy(const std::optional<double>& accuracy) {
 bool RanksByAccuracy(const Objective& objective) { return objective.metric == "val_accuracy"; }
 
 std::string MetricHeading(const Objective& objective) {
-  if (RanksByAccuracy(objective)) return "val acc";
-  return objective.metric + (objective.mode == MetricMode::kMin ? " (min)" : "");
+  return MetricLabel(objective) + (objective.mode == MetricMode::kMin ? " (min)" : "");
 }
 
 std::string FormatMetricValue(const Objective& objective, const std::optional<double>& value) {

@@ -72,9 +72,12 @@ const char* MetricModeName(MetricMode mode) {
   int i = static_cast<int>(mode);
   return InRange(kMetricModeNames, i) ? kMetricModeNames[i] : "unknown";
 }
+std::string MetricLabel(const Objective& objective) {
+  return objective.metric == "val_accuracy" ? "val acc" : objective.metric;
+}
+
 std::string FormatMetric(const Objective& objective, double value) {
-  if (objective.metric == "val_accuracy") return "val acc " + StringPrintf("%.4f", value);
-  return objective.metric + " " + StringPrintf("%.4g", value);
+  return MetricLabel(objective) + " " + StringPrintf(objective.metric == "val_accuracy" ? "%.4f" : "%.4g", value);
 }
 std::optional<MetricMode> ParseMetricMode(const std::string& name) {
   return ParseName<MetricMode>(kMetricModeNames, name);

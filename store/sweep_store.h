@@ -120,6 +120,8 @@ const char* SweepStateName(SweepState state);
 const char* TrialStateName(TrialState state);
 const char* OnBudgetName(OnBudget on_budget);
 const char* MetricModeName(MetricMode mode);  // "max" | "min".
+// How a metric is named to users: "val acc" for the default, else its own name.
+std::string MetricLabel(const Objective& objective);
 // "val acc 0.8125" for the default metric, else "<name> <value, 4 significant digits>".
 std::string FormatMetric(const Objective& objective, double value);
 std::optional<MetricMode> ParseMetricMode(const std::string& name);
